@@ -1,7 +1,7 @@
 /*
  * jitmem hardened launcher: run node as if on a systemd MemoryDenyWriteExecute=yes host.
  *
- * Built by scripts/hardened/run.sh (cc -O2 -o build/hardened/launcher launcher.c
+ * Built by scripts/hardened/run.sh (cc -O2 -o build-hardened/launcher launcher.c
  * -DJITMEM_DEFAULT_NODE='"/usr/bin/node"'). Linux x86_64 and aarch64 only.
  *
  * It installs a seccomp-BPF filter (PR_SET_NO_NEW_PRIVS + SECCOMP_SET_MODE_FILTER; inherited by

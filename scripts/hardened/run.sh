@@ -20,13 +20,13 @@
 #   JITMEM_HARDENED_BACKING   memfd  | memfd | shm     | tmpfile (what automatic dual mapping must pick)
 #   JITMEM_SECCOMP_ERRNO      EACCES | EPERM | EACCES  | EACCES  (errno of refused calls)
 #   JITMEM_DENY_MEMFD         unset  | unset | 1       | 1
-#   JITMEM_HARDENED_PROBE     path of the syscall probe binary (build/hardened/probe)
+#   JITMEM_HARDENED_PROBE     path of the syscall probe binary (build-hardened/probe)
 #   JITMEM_HARDENED_LAUNCHER  path of the launcher (read by vitest.config.ts)
 #   JITMEM_REAL_NODE          the node the launcher execs
 #
 # Usage: bash scripts/hardened/run.sh [MODE...] [-- extra vitest args]
 #   e.g. npm run test:hardened -- noshm -- test/virtmem.test.ts
-# Output: a summary per mode at the end; full logs and JSON reports in build/hardened/results/.
+# Output: a summary per mode at the end; full logs and JSON reports in build-hardened/results/.
 # Exit status: 0 only if every requested mode passed its self-check and its whole test run.
 # Requires Linux x86_64/aarch64, cc, and root (or unprivileged user namespaces) for noshm;
 # missing tools are installed with apt-get when possible. Safe to run repeatedly.
@@ -34,7 +34,7 @@ set -uo pipefail
 
 ALL_MODES=(eacces eperm nomemfd noshm)
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-OUT="$ROOT/build/hardened"
+OUT="$ROOT/build-hardened" # not build/: node-gyp rebuild wipes that
 RES="$OUT/results"
 SELF="$ROOT/scripts/hardened/run.sh"
 
@@ -218,19 +218,28 @@ for m in "${MODES[@]}"; do
   [ "$st" = pass ] || failed=1
   line="$("$REAL_NODE" -e '
     const fs = require("fs");
-    let r; try { r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch { console.log("no test report"); process.exit(); }
-    const out = [`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + (r.numTodoTests || 0)} skipped` +
-      ` (${r.numTotalTestSuites} suites, ${r.testResults.length} files)`];
+    const [json, root, log] = process.argv.slice(1);
+    const strip = (t) => String(t || "").replace(/\x1b\[[0-9;]*m/g, "");
+    const brief = (t) => strip(t).split("\n").map((l) => l.trim())
+      .filter((l) => l && !/^(#|at |-----|FailureMessage)/.test(l) || /^# \w/.test(l)).slice(0, 3).join(" | ").slice(0, 400);
+    let r; try { r = JSON.parse(fs.readFileSync(json, "utf8")); } catch { console.log("no test report (see the log)"); process.exit(); }
+    const out = [`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + (r.numTodoTests || 0)} skipped/not run` +
+      ` (${r.testResults.length} files)`];
     for (const f of r.testResults) {
-      const rel = f.name.replace(process.argv[2] + "/", "");
+      const rel = f.name.startsWith(root + "/") ? f.name.slice(root.length + 1) : f.name;
       const bad = f.assertionResults.filter((a) => a.status === "failed");
-      if (f.status === "failed" && bad.length === 0)
-        out.push(`    FAIL ${rel}: ${(f.message || "file failed").split("\n")[0].slice(0, 300)}`);
-      for (const a of bad)
-        out.push(`    FAIL ${rel} > ${a.fullName}: ${String(a.failureMessages[0] || "").split("\n")[0].slice(0, 300)}`);
+      if (f.status === "failed" && bad.length === 0) out.push(`    FAIL ${rel}: ${brief(f.message) || "file failed"}`);
+      for (const a of bad) out.push(`    FAIL ${rel} > ${a.fullName}: ${brief(a.failureMessages[0])}`);
+    }
+    let text = ""; try { text = strip(fs.readFileSync(log, "utf8")); } catch {}
+    const m = /^\s*Errors\s+(\d+) errors?/m.exec(text);
+    if (m) {
+      const why = [...text.matchAll(/^(?:Caused by: )?\w*Error: .*$/gm)].map((x) => x[0])
+        .filter((l) => text.indexOf("Unhandled Error") >= 0 && text.indexOf(l) > text.indexOf("Unhandled Error"));
+      out.push(`    UNHANDLED ${m[1]} error(s) (e.g. a worker crashed): ${[...new Set(why)].slice(0, 4).join(" | ")}`);
     }
     console.log(out.join("\n"));
-  ' "$RES/$m.json" "$ROOT")"
+  ' "$RES/$m.json" "$ROOT" "$RES/$m.log")"
   printf '  %-8s %-17s %4ss  %s\n' "$m" "$(echo "$st" | tr a-z A-Z)" "${SECS[$m]:-0}" "$line"
 done
 echo "  logs: $RES/<mode>.log, reports: $RES/<mode>.json"
