@@ -1,0 +1,10 @@
+/**
+ * jitmem: executable memory for JIT compilers in Node.js.
+ * @packageDocumentation
+ */
+export { JitError } from './errors';
+export type { JitErrorCode, JitErrorDetails } from './errors';
+export { VirtMem, Mapping, DualMapping, MemoryFlags, MAX_MAPPING_SIZE } from './virtmem';
+export type { Access, Capabilities, DualMappingBacking, HardenedRuntimeInfo, MappingView, VirtMemInfo } from './virtmem';
+export { makeFunction } from './function';
+export type { JitFunction, Signature, ValueType } from './function';
