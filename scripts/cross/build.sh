@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Builds the addon for one target: linux-x64 | linux-arm64 | win32-x64 | darwin-x64 | darwin-arm64
+# Output: .cache/cross/out/<target>/jitmem.node (the file prebuild-all.sh copies, unchanged).
+# Sources/defines/C++ standard are read from binding.gyp (the first target), so the cross build
+# compiles exactly what node-gyp compiles; JITMEM_CROSS_SOURCES (space separated) overrides.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+target="${1:?usage: build.sh <target>}"
+dest="$OUT/$target"
+mkdir -p "$dest"
+
+# ---- what to compile (from binding.gyp) -----------------------------------------------------------
+gyp_query() {  # prints: sources (one per line) then '--' then defines then '--' then std
+  python3 - "$ROOT/binding.gyp" <<'PY'
+import ast, re, sys
+txt = open(sys.argv[1]).read()
+txt = re.sub(r'#.*', '', txt)
+g = ast.literal_eval(txt)
+t = g['targets'][0]
+def walk(d, key, acc):
+    # collects `key` lists from the target and from its conditions (any branch: the native
+    # sources guard themselves with #ifdef, so compiling every listed file is harmless)
+    if isinstance(d, dict):
+        for k, v in d.items():
+            if k.rstrip('+=!') == key and isinstance(v, list):
+                acc += [x for x in v if isinstance(x, str)]
+            elif k == 'conditions':
+                for c in v:
+                    for part in c[1:]:
+                        walk(part, key, acc)
+    return acc
+srcs = [s for s in walk(t, 'sources', []) if s.endswith(('.cc', '.cpp', '.c'))]
+defs = walk(t, 'defines', [])
+std = ''
+for f in walk(t, 'cflags_cc', []) + walk(t, 'cflags', []):
+    m = re.match(r'-std=(?:gnu|c)\+\+(\d+)', f)
+    if m: std = m.group(1)
+print('\n'.join(dict.fromkeys(srcs))); print('--'); print('\n'.join(dict.fromkeys(defs))); print('--'); print(std)
+PY
+}
+
+sources=(); defines=(); cxxstd=17
+if [ -n "${JITMEM_CROSS_SOURCES:-}" ]; then
+  read -r -a sources <<<"$JITMEM_CROSS_SOURCES"
+elif [ -f "$ROOT/binding.gyp" ]; then
+  section=0
+  while IFS= read -r line; do
+    if [ "$line" = -- ]; then section=$((section + 1)); continue; fi
+    [ -z "$line" ] && continue
+    case $section in
+      0) sources+=("$ROOT/$line") ;;
+      1) defines+=("-D$line") ;;
+      2) cxxstd="$line" ;;
+    esac
+  done < <(gyp_query)
+else
+  die "no binding.gyp and no JITMEM_CROSS_SOURCES"
+fi
+[ ${#sources[@]} -gt 0 ] || die "no sources"
+# node-gyp always defines these for addons
+defines+=(-DBUILDING_NODE_EXTENSION -DNODE_GYP_MODULE_NAME=jitmem)
+printf '%s\n' "${defines[@]}" | grep -q '^-DNAPI_VERSION=' || defines+=("-DNAPI_VERSION=$NAPI_VERSION")
+
+NODE_INC="$(node_include_dir)"
+ADDON_API_INC="$(node -p "require('node-addon-api').include_dir" 2>/dev/null || true)"
+[ -n "$ADDON_API_INC" ] && ADDON_API_INC="$(cd "$ROOT" && node -p "require('path').resolve(require('node-addon-api').include_dir)")"
+includes=(-I"$NODE_INC" -I"$ROOT/native")
+[ -n "$ADDON_API_INC" ] && includes+=(-I"$ADDON_API_INC")
+
+common=(-std=c++"$cxxstd" -O2 -fvisibility=hidden -Wall -Wno-unused-parameter "${includes[@]}" "${defines[@]}")
+out="$dest/jitmem.node"
+t0=$(date +%s)
+
+case "$target" in
+  linux-x64|linux-arm64)
+    if [ "$target" = linux-arm64 ]; then CXX=aarch64-linux-gnu-g++; STRIP=aarch64-linux-gnu-strip; else CXX=g++; STRIP=strip; fi
+    # libstdc++/libgcc linked statically: the prebuild must not depend on the build machine's
+    # libstdc++ version; glibc stays dynamic (symbol versions <= 2.27 are all we use).
+    $CXX "${common[@]}" -fPIC -shared -static-libstdc++ -static-libgcc -Wl,-z,noexecstack \
+      -o "$out" "${sources[@]}"
+    $STRIP --strip-unneeded "$out"
+    ;;
+  win32-x64)
+    # The posix-threads flavour: node-addon-api needs std::mutex (absent from the win32 flavour).
+    CXX=x86_64-w64-mingw32-g++-posix
+    # Import library for the symbols node.exe exports (Node-API), from node-api-headers' .def.
+    implib="$CACHE/win-x64-node.lib"
+    if [ ! -f "$implib" ]; then
+      x86_64-w64-mingw32-dlltool -d "$NAPI_HEADERS_DIR/def/node_api.def" -l "$implib" -D node.exe
+    fi
+    # -static: libstdc++/libgcc/winpthread DLLs would not be found next to node.exe.
+    $CXX "${common[@]}" -D_WIN32_WINNT=0x0A00 -DWIN32_LEAN_AND_MEAN -DNOMINMAX -shared -static \
+      -static-libgcc -static-libstdc++ -Wl,--no-undefined -o "$out" "${sources[@]}" "$implib" -lkernel32 -ladvapi32
+    x86_64-w64-mingw32-strip --strip-unneeded "$out"
+    ;;
+  darwin-x64|darwin-arm64)
+    if [ "$target" = darwin-x64 ]; then ztarget=x86_64-macos.11.0; else ztarget=aarch64-macos.11.0; fi
+    export ZIG_GLOBAL_CACHE_DIR="$CACHE/zig-cache" ZIG_LOCAL_CACHE_DIR="$CACHE/zig-cache"
+    # Link-only target: a dylib whose Node-API symbols resolve at load time (what node-gyp's
+    # -bundle -undefined dynamic_lookup does; zig cannot emit a bundle, node loads either).
+    "$ZIG" c++ -target "$ztarget" "${common[@]}" -fPIC -shared -Wl,-undefined,dynamic_lookup \
+      -o "$out" "${sources[@]}"
+    ;;
+  *) die "unknown target $target" ;;
+esac
+log "built $target in $(( $(date +%s) - t0 ))s: $out ($(stat -c %s "$out") bytes)"
