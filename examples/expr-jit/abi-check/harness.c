@@ -7,12 +7,18 @@
  *
  * usage: harness CODE_FILE sysv|win64|aapcs64 NARGS   (stdin: lines of NARGS hex bit patterns)
  * prints one hex bit pattern per input line.
+ *
+ * The code file is mapped PROT_READ|PROT_EXEC directly (no writable+executable memory and no
+ * mprotect), so this also runs under the hardened (MemoryDenyWriteExecute) test launcher.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef double (*fn8)(double, double, double, double, double, double, double, double);
 #if defined(__x86_64__)
@@ -34,16 +40,13 @@ static uint64_t to_bits(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
 
 int main(int argc, char **argv) {
   if (argc != 4) { fprintf(stderr, "usage: %s CODE sysv|win64|aapcs64 NARGS\n", argv[0]); return 2; }
-  FILE *f = fopen(argv[1], "rb");
-  if (!f) { perror("open"); return 2; }
-  static unsigned char code[65536];
-  size_t n = fread(code, 1, sizeof code, f);
-  fclose(f);
-  void *mem = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  int fd = open(argv[1], O_RDONLY);
+  if (fd < 0) { perror("open"); return 2; }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size == 0) { perror("fstat"); return 2; }
+  void *mem = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
   if (mem == MAP_FAILED) { perror("mmap"); return 2; }
-  memcpy(mem, code, n);
-  if (mprotect(mem, 65536, PROT_READ | PROT_EXEC) != 0) { perror("mprotect"); return 2; }
-  __builtin___clear_cache((char *)mem, (char *)mem + n);
+  close(fd);
   int nargs = atoi(argv[3]);
   char line[1024];
   while (fgets(line, sizeof line, stdin)) {
