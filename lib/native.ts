@@ -40,6 +40,7 @@ export interface NativeAddon {
   cellKill(id: number): void;
   makeFunction(id: number, offset: number, sig: Uint8Array, cellId: number): [Function, Function];
   jitdumpMarker(path: string, size: number): number;
+  noop(): void;
 }
 
 function load(): NativeAddon {
