@@ -1,0 +1,98 @@
+// End to end with Linux perf: a child process runs a named hot generated function under
+// `perf record -k 1 -e cpu-clock`, `perf inject --jit` turns the jitdump into ELF objects, and
+// `perf report` must attribute the samples to that name.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseJitDump } from '../lib/jitdump';
+
+const ROOT = path.join(__dirname, '..');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'jitmem-perf-'));
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** Why perf cannot run here at all, or null when it can. */
+function perfUnavailable(): string | null {
+  if (process.platform !== 'linux') return `perf is Linux-only (platform ${process.platform})`;
+  if (process.arch !== 'x64' && process.arch !== 'arm64') return `no hot-loop code for ${process.arch}`;
+  const v = spawnSync('perf', ['--version'], { encoding: 'utf8' });
+  if (v.error || v.status !== 0) return 'perf is not installed (apt-get install linux-perf)';
+  const probe = path.join(work, 'probe.data');
+  const r = spawnSync('perf', ['record', '-k', '1', '-e', 'cpu-clock', '-o', probe, '--', 'true'], { encoding: 'utf8' });
+  if (r.status !== 0) return `perf record cannot run here: ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`;
+  return null;
+}
+
+const why = perfUnavailable();
+if (why) console.warn(`[perf.test] SKIPPED: ${why}`);
+
+// A loop of 2^24 iterations, then return 42 (about 5-20 ms per call natively).
+const HOT_X64 = [0xb9, 0, 0, 0, 1, 0xff, 0xc9, 0x75, 0xfc, 0xb8, 42, 0, 0, 0, 0xc3];
+const HOT_ARM64 = [
+  0x01, 0x20, 0xa0, 0x52, // movz w1, #0x100, lsl #16
+  0x21, 0x04, 0x00, 0x71, // subs w1, w1, #1
+  0xe1, 0xff, 0xff, 0x54, // b.ne -4
+  0x40, 0x05, 0x80, 0x52, // movz w0, #42
+  0xc0, 0x03, 0x5f, 0xd6, // ret
+];
+
+function childScript(name: string): string {
+  const code = JSON.stringify(process.arch === 'arm64' ? HOT_ARM64 : HOT_X64);
+  // The child uses the built package (npm test compiles lib/ to dist/ first) and only public-style
+  // APIs: an executable dual mapping (works with and without RWX), makeFunction, and JitDump.
+  return `
+const { VirtMem, makeFunction } = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))});
+const { JitDump } = require(${JSON.stringify(path.join(ROOT, 'dist', 'jitdump.js'))});
+const code = Uint8Array.from(${code});
+const d = VirtMem.allocDualMapping(VirtMem.info().pageSize);
+VirtMem.write(d, 0, code);
+VirtMem.flushInstructionCache(d, code.length);
+const dump = JitDump.open(process.argv[2]);
+dump.codeLoad(${JSON.stringify(name)}, d.rx.address, code);
+const f = makeFunction(d, { args: [], returns: 'i32' });
+const end = Date.now() + 1500;
+let calls = 0;
+while (Date.now() < end) { if (f() !== 42) throw new Error('bad result'); calls++; }
+dump.close();
+VirtMem.releaseDualMapping(d);
+console.log(JSON.stringify({ calls, address: d.rx.address, dump: dump.path }));
+`;
+}
+
+describe.skipIf(why !== null)('perf sees generated code by name', () => {
+  it('perf record + perf inject --jit + perf report show the function name', () => {
+    expect(fs.existsSync(path.join(ROOT, 'dist', 'jitdump.js'))).toBe(true);
+    const name = `jitmem_perf_hot_${process.pid}_${Date.now() % 100000}`;
+    const script = path.join(work, 'child.js');
+    fs.writeFileSync(script, childScript(name));
+    const dumpDir = path.join(work, 'dump');
+    const data = path.join(work, 'perf.data');
+    const injected = path.join(work, 'perf.jit.data');
+
+    const rec = spawnSync('perf', ['record', '-k', '1', '-e', 'cpu-clock', '-o', data, '--', process.execPath, script, dumpDir], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(rec.status, rec.stderr).toBe(0);
+    const child = JSON.parse(rec.stdout.trim().split('\n').pop()!) as { calls: number; address: number; dump: string };
+    expect(child.calls).toBeGreaterThan(0);
+
+    // The dump names the code at the address that ran.
+    const { records } = parseJitDump(fs.readFileSync(child.dump));
+    expect(records.find((r) => r.name === name)?.vma).toBe(BigInt(child.address));
+
+    const inj = spawnSync('perf', ['inject', '--jit', '-i', data, '-o', injected], { encoding: 'utf8', timeout: 60_000 });
+    expect(inj.status, inj.stderr).toBe(0);
+    // perf inject turned the record into an ELF object next to the dump.
+    expect(fs.readdirSync(dumpDir).some((f) => /^jitted-\d+-\d+\.so$/.test(f))).toBe(true);
+
+    const rep = spawnSync('perf', ['report', '-i', injected, '--stdio', '--sort', 'sym'], { encoding: 'utf8', timeout: 60_000 });
+    expect(rep.status, rep.stderr).toBe(0);
+    const line = rep.stdout.split('\n').find((l) => l.includes(name));
+    expect(line, `perf report does not show ${name}:\n${rep.stdout.slice(0, 3000)}`).toBeDefined();
+    // The hot loop dominates the profile.
+    const pct = parseFloat(/([\d.]+)%/.exec(line!)![1]!);
+    expect(pct).toBeGreaterThan(20);
+  });
+});
