@@ -1,0 +1,727 @@
+/**
+ * JitAllocator: manages executable memory in blocks, asmjit-style (pools, bit-vectors, an RB tree
+ * of blocks), with a free-space index for fast churn, lazily created Buffers, write scopes,
+ * callable spans and isolated clients.
+ */
+import { JitError } from '../errors';
+import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
+import { findSet, findBoundaryBackward, testBit } from './bitvector';
+import { Block, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
+import { CHUNK, GROUP_SHIFT, findFit, findFitAligned, noteReleased, resetHints } from './freeindex';
+import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
+import { RBTree } from './rbtree';
+import { Span, type SpanOwner } from './span';
+import type { JitAllocatorStatistics } from './stats';
+import { JitAllocatorClient } from './client';
+
+/** Options of `jit.alloc()`. */
+export interface AllocOptions {
+  /** Alignment of the span's address: a power of two up to the page size (default: granularity). */
+  align?: number;
+}
+
+/** Callback of the write scope: gets a writable Buffer; may return the new (smaller) size. */
+export type WriteCallback = (rw: Buffer, span: Span) => number | void;
+
+/** Largest single request (asmjit: UINT32_MAX / 2). */
+const MAX_REQUEST = 0x7fffffff;
+
+/** Symbol giving benchmarks and tests an allocator over another block backend. @internal */
+export const kWithBackend = Symbol('jitmem.withBackend');
+
+/** Shared with the FinalizationRegistry: unmaps blocks of an allocator that became unreachable. */
+interface Held {
+  backend: BlockBackend;
+  mems: Set<BlockMemory>;
+}
+
+const registry = new FinalizationRegistry<Held>((held) => {
+  for (const m of held.mems) {
+    try {
+      held.backend.unmapBlock(m);
+    } catch {
+      /* the environment may already be gone */
+    }
+  }
+  held.mems.clear();
+});
+
+function checkInt(v: unknown, what: string): number {
+  if (typeof v !== 'number') throw new TypeError(`${what} must be a number`);
+  if (!Number.isSafeInteger(v)) throw new JitError('InvalidArgument', `${what} must be an integer, got ${v}`);
+  return v;
+}
+
+let pendingBackend: BlockBackend | null = null;
+
+/**
+ * Allocator of executable memory. See the README for a tour; the algorithm follows asmjit's
+ * `JitAllocator` (same placement, same statistics) with a faster free-space index.
+ */
+export class JitAllocator implements SpanOwner {
+  /** @internal */ readonly backend: BlockBackend;
+  /** @internal */ readonly externalBuffers: boolean;
+  private readonly _opts: ResolvedJitAllocatorOptions;
+  private readonly _pools: Pool[];
+  private readonly _tree = new RBTree<Block>();
+  private readonly _held: Held;
+  private readonly _kind: BlockKind;
+  private readonly _padding: number;
+  private readonly _pageSize: number;
+  private _allocationCount = 0;
+  private _closed = false;
+  /** Spans with Buffers or a liveness cell, by RX address. */
+  private readonly _materialized = new Map<number, Span>();
+  /** @internal */ readonly _clients = new Set<JitAllocatorClient>();
+  private readonly _flushNeeded: boolean;
+
+  /** Creates an allocator. Invalid options throw (TypeError for wrong types, JitError otherwise). */
+  constructor(options?: JitAllocatorOptions) {
+    const backend = pendingBackend ?? nativeBackend;
+    pendingBackend = null;
+    this.backend = backend;
+    const opts = resolveOptions(options, { arch: backend.arch, hardened: backend.hardened() });
+    this._opts = opts;
+    this._kind = opts.useMapJit ? 'jit' : opts.useDualMapping ? 'dual' : 'single';
+    this._padding = opts.disableInitialPadding ? 0 : 1;
+    this._pageSize = backend.pageSize();
+    this.externalBuffers = backend.externalBuffers();
+    const n = opts.useMultiplePools ? 3 : 1;
+    this._pools = [];
+    for (let i = 0; i < n; i++) this._pools.push(new Pool(i, opts.granularity << i));
+    const policy = opts.flushPolicy;
+    this._flushNeeded =
+      policy === 'always' || (policy === 'default' && backend.arch !== 'x64' && backend.arch !== 'ia32');
+    this._held = { backend, mems: new Set() };
+    registry.register(this, this._held, this);
+  }
+
+  /** Creates an allocator over another block backend (benchmarks, tests). @internal */
+  static [kWithBackend](backend: BlockBackend, options?: JitAllocatorOptions): JitAllocator {
+    pendingBackend = backend;
+    try {
+      return new JitAllocator(options);
+    } finally {
+      pendingBackend = null;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Getters
+
+  /** The validated options (dual mapping shows as on when the OS forced it). */
+  get options(): ResolvedJitAllocatorOptions {
+    return this._opts;
+  }
+  /** Base block size in bytes (the first block of a pool is twice this). */
+  get blockSize(): number {
+    return this._opts.blockSize;
+  }
+  /** Granularity of the first pool in bytes. */
+  get granularity(): number {
+    return this._opts.granularity;
+  }
+  /** A copy of the fill pattern. */
+  get fillPattern(): Uint8Array {
+    return Uint8Array.from(this._opts.fillPattern);
+  }
+  /** True once `close()` ran. */
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Allocation
+
+  /**
+   * Allocates `size` bytes (rounded up to the granularity) of executable memory.
+   * Throws JitError `InvalidArgument` (size ≤ 0, bad align), `TooLarge` (size > 2 GiB − 1),
+   * `OutOfMemory` / OS errors when a new block cannot be mapped, `InvalidState` after close().
+   */
+  alloc(size: number, options?: AllocOptions): Span {
+    return this._alloc(size, options, null);
+  }
+
+  /** @internal */
+  _alloc(size: number, options: AllocOptions | undefined, client: JitAllocatorClient | null): Span {
+    if (this._closed) throw new JitError('InvalidState', 'JitAllocator is closed');
+    if (typeof size !== 'number') throw new TypeError('size must be a number');
+    if (!(size > 0) || !Number.isInteger(size)) {
+      if (Number.isInteger(size) && size > MAX_REQUEST) throw new JitError('TooLarge', `size ${size} is too large`);
+      throw new JitError('InvalidArgument', `size must be a positive integer, got ${size}`);
+    }
+    if (size > MAX_REQUEST) throw new JitError('TooLarge', `size ${size} is too large`);
+    let align = 0;
+    if (options !== undefined) {
+      if (options === null || typeof options !== 'object') throw new TypeError('alloc options must be an object');
+      if (options.align !== undefined) {
+        const a = checkInt(options.align, 'align');
+        if (a <= 0 || (a & (a - 1)) !== 0 || a > this._pageSize)
+          throw new JitError('InvalidArgument', `align must be a power of two up to the page size, got ${a}`);
+        align = a;
+      }
+    }
+    const g0 = this._opts.granularity;
+    const rounded = Math.ceil(size / g0) * g0;
+    const pools = this._pools;
+    let pool = pools[0];
+    if (pools.length > 1) {
+      // The pool with the largest granularity that divides the (base-rounded) size.
+      for (let i = pools.length - 1; i > 0; i--) {
+        if (rounded % pools[i].granularity === 0) {
+          pool = pools[i];
+          break;
+        }
+      }
+    }
+    const shift = pool.shift;
+    const n = rounded / pool.granularity;
+    const step = align > pool.granularity ? align >>> shift : 1;
+    const need = n < CHUNK ? n : CHUNK;
+    let block = pool.first;
+    let s = -1;
+    while (block !== null) {
+      if (block.areaSize - block.areaUsed >= n && block.bound >= need) {
+        s = step === 1 ? findFit(block, n) : findFitAligned(block, n, step);
+        if (s >= 0) break;
+      }
+      block = block.next;
+    }
+    if (block === null) {
+      block = this._newBlock(pool, rounded + (step === 1 ? 0 : align));
+      s = step === 1 ? block.padding : Math.ceil(block.padding / step) * step;
+    }
+    if (block.empty) {
+      // A kept empty block is in use again.
+      pool.emptyBlockCount--;
+      block.empty = false;
+    }
+    block.markAllocated(s, s + n);
+    pool.totalAreaUsed += n;
+    this._allocationCount++;
+    const span = new Span(this, block, s, n << shift);
+    if (client !== null) span._client = client;
+    return span;
+  }
+
+  private _newBlock(pool: Pool, allocationSize: number): Block {
+    const base = this._opts.blockSize;
+    let blockSize = pool.last !== null ? pool.last.size : base;
+    if (this._padding) allocationSize += pool.granularity;
+    if (blockSize < MAX_GROWN_BLOCK_SIZE) blockSize *= 2;
+    if (allocationSize > blockSize) blockSize = Math.ceil(allocationSize / base) * base;
+    const mem = this.backend.mapBlock(blockSize, this._kind, this._opts.useLargePages);
+    let block: Block;
+    try {
+      block = new Block(pool, mem, this._padding);
+      if (this._opts.fillUnusedMemory) this._fill(mem, 0, blockSize);
+    } catch (e) {
+      this.backend.unmapBlock(mem);
+      throw e;
+    }
+    block.empty = false; // a new block is created for an allocation: never counted as a kept empty block
+    pool.append(block);
+    block.node = this._tree.insert(mem.rx, block);
+    this._held.mems.add(mem);
+    return block;
+  }
+
+  private _deleteBlock(block: Block): void {
+    const pool = block.pool;
+    if (block.empty) pool.emptyBlockCount--;
+    pool.remove(block);
+    if (block.node) this._tree.remove(block.node);
+    block.node = null;
+    this._held.mems.delete(block.mem);
+    this.backend.unmapBlock(block.mem);
+  }
+
+  private _fill(mem: BlockMemory, offset: number, length: number): void {
+    const view = mem.kind === 'dual' ? 1 : 0;
+    if (mem.kind === 'jit') {
+      this.backend.protectJitMemory(true);
+      try {
+        this.backend.fill(mem, view, offset, length, this._opts.fillPattern);
+      } finally {
+        this.backend.protectJitMemory(false);
+      }
+    } else {
+      this.backend.fill(mem, view, offset, length, this._opts.fillPattern);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lookup
+
+  /** Block containing `address` (RX), or null. @internal */
+  _blockAt(address: number): Block | null {
+    const b = this._tree.floor(address);
+    return b !== undefined && address < b.rx + b.size ? b : null;
+  }
+
+  /**
+   * Resolves a span argument to its block and granule range; throws (without side effects) for an
+   * unknown, interior, released or stale span. @internal
+   */
+  _locate(x: Span | number, what: string): { block: Block; start: number; end: number; span: Span | null } {
+    if (this._closed) throw new JitError('InvalidState', 'JitAllocator is closed');
+    let span: Span | null = null;
+    let address: number;
+    if (x instanceof Span) {
+      if (x._owner !== this) throw new JitError('InvalidArgument', `${what}: the span belongs to another allocator`);
+      if (x._released) throw new JitError('InvalidState', `${what}: the span was already released`);
+      span = x;
+      address = x.address;
+    } else if (typeof x === 'number') {
+      address = x;
+      if (!Number.isSafeInteger(address) || address < 0)
+        throw new JitError('InvalidArgument', `${what}: ${address} is not an address`);
+    } else {
+      throw new TypeError(`${what}: expected a Span or an address`);
+    }
+    const block = this._blockAt(address);
+    if (block === null) throw new JitError('InvalidArgument', `${what}: address 0x${address.toString(16)} is not in this allocator`);
+    const gran = block.pool.granularity;
+    const off = address - block.rx;
+    const start = off >>> block.pool.shift;
+    if (
+      off % gran !== 0 ||
+      start < block.padding ||
+      !testBit(block.used, start) ||
+      (start > 0 && testBit(block.used, start - 1) && !testBit(block.stop, start - 1))
+    ) {
+      throw new JitError('InvalidArgument', `${what}: address 0x${address.toString(16)} is not the start of a live span`);
+    }
+    const end = findSet(block.stop, start, block.areaSize) + 1;
+    if (span !== null && span._size !== (end - start) * gran)
+      throw new JitError('InvalidState', `${what}: the span is stale (released and its memory reused)`);
+    return { block, start, end, span };
+  }
+
+  /** The live span that contains `address` (any interior address), or null. */
+  query(address: number): Span | null {
+    if (this._closed) throw new JitError('InvalidState', 'JitAllocator is closed');
+    if (typeof address !== 'number') throw new TypeError('query: address must be a number');
+    if (!Number.isSafeInteger(address) || address < 0) return null;
+    const block = this._blockAt(address);
+    if (block === null) return null;
+    const g = (address - block.rx) >>> block.pool.shift;
+    if (g < block.padding || !testBit(block.used, g)) return null;
+    const start = findBoundaryBackward(block.used, block.stop, g, block.padding) + 1;
+    const end = findSet(block.stop, g, block.areaSize) + 1;
+    const spanAddress = block.rx + start * block.pool.granularity;
+    const known = this._materialized.get(spanAddress) ?? this._clientSpan(spanAddress);
+    if (known) return known;
+    return new Span(this, block, start, (end - start) * block.pool.granularity);
+  }
+
+  private _clientSpan(address: number): Span | undefined {
+    if (this._clients.size === 0) return undefined;
+    for (const c of this._clients) {
+      const s = c._spans.get(address);
+      if (s) return s;
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Release / shrink
+
+  /**
+   * Releases a span (or the span starting at an RX address). Its Buffers are detached and its
+   * functions stop working. Unknown, interior, foreign or double releases throw and change nothing.
+   */
+  release(spanOrAddress: Span | number): void {
+    const loc = this._locate(spanOrAddress, 'release');
+    this._checkNoClient(loc.block.rx + loc.start * loc.block.pool.granularity, loc.span, 'release');
+    this._release(loc.block, loc.start, loc.end, loc.span);
+  }
+
+  /** @internal */
+  _checkNoClient(address: number, span: Span | null, what: string): void {
+    if (span !== null ? span._client !== null : this._clientSpan(address) !== undefined)
+      throw new JitError('InvalidState', `${what}: the span belongs to a client; use the client`);
+  }
+
+  /** @internal */
+  _release(block: Block, start: number, end: number, span: Span | null): void {
+    const pool = block.pool;
+    const gran = pool.granularity;
+    let known: Span | undefined;
+    if (this._materialized.size !== 0) {
+      const address = block.rx + start * gran;
+      known = this._materialized.get(address);
+      // Kill liveness cells first: this throws (and changes nothing) while an async call runs.
+      if (known !== undefined && known._cell !== 0) this.backend.cellKill(known._cell);
+      if (span !== null && span !== known && span._cell !== 0) this.backend.cellKill(span._cell);
+      if (known !== undefined) {
+        this._materialized.delete(address);
+        known._detach();
+        known._released = true;
+        known._cell = 0;
+      }
+    } else if (span !== null && span._cell !== 0) {
+      this.backend.cellKill(span._cell);
+    }
+    if (span !== null) {
+      if (span !== known) span._detach();
+      span._released = true;
+      span._cell = 0;
+    }
+    block.markReleased(start, end);
+    pool.totalAreaUsed -= end - start;
+    this._allocationCount--;
+    noteReleased(block, start, end);
+    if (this._opts.fillUnusedMemory) this._fill(block.mem, start * gran, (end - start) * gran);
+    if (block.areaUsed === block.padding) this._onEmpty(block);
+  }
+
+  private _onEmpty(block: Block): void {
+    const pool = block.pool;
+    if (pool.emptyBlockCount > 0 || this._opts.immediateRelease) {
+      this._deleteBlock(block);
+    } else {
+      pool.emptyBlockCount++;
+      block.empty = true;
+      resetHints(block, block.padding);
+    }
+  }
+
+  /**
+   * Shrinks a span to `newSize` bytes (rounded up to its pool's granularity); 0 releases it.
+   * Growing throws `InvalidArgument`. The span's Buffers are detached (recreated on next access).
+   */
+  shrink(spanOrAddress: Span | number, newSize: number): void {
+    const loc = this._locate(spanOrAddress, 'shrink');
+    this._checkNoClient(loc.block.rx + loc.start * loc.block.pool.granularity, loc.span, 'shrink');
+    this._shrink(loc.block, loc.start, loc.end, loc.span, newSize);
+  }
+
+  /** @internal */
+  _shrink(block: Block, start: number, end: number, span: Span | null, newSize: number): void {
+    const n = checkInt(newSize, 'shrink: newSize');
+    const gran = block.pool.granularity;
+    if (n < 0) throw new JitError('InvalidArgument', `shrink: newSize must not be negative, got ${n}`);
+    if (n > (end - start) * gran)
+      throw new JitError('InvalidArgument', `shrink: newSize ${n} is larger than the span (${(end - start) * gran})`);
+    if (n === 0) {
+      this._release(block, start, end, span);
+      return;
+    }
+    const newEnd = start + Math.ceil(n / gran);
+    if (newEnd === end) return;
+    const address = block.rx + start * gran;
+    const known = this._materialized.size !== 0 ? this._materialized.get(address) : undefined;
+    if (known !== undefined) {
+      known._detach();
+      known._size = (newEnd - start) * gran;
+    }
+    if (span !== null && span !== known) {
+      span._detach();
+    }
+    if (span !== null) span._size = (newEnd - start) * gran;
+    const c = this._clientSpan(address);
+    if (c !== undefined && c !== span && c !== known) c._size = (newEnd - start) * gran;
+    const pool = block.pool;
+    block.markReleased(newEnd, end);
+    block.stop[(newEnd - 1) >>> 5] |= 1 << ((newEnd - 1) & 31);
+    pool.totalAreaUsed -= end - newEnd;
+    noteReleased(block, newEnd, end);
+    if (this._opts.fillUnusedMemory) this._fill(block.mem, newEnd * gran, (end - newEnd) * gran);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing and calling
+
+  /** @internal */
+  materialize(span: Span): void {
+    span._materialized = true;
+    this._materialized.set(span.address, span);
+  }
+
+  private _live(span: unknown, what: string): Span {
+    if (!(span instanceof Span)) throw new TypeError(`${what}: expected a Span`);
+    const loc = this._locate(span, what);
+    return loc.span!;
+  }
+
+  /**
+   * Write scope. `write(span, bytes, offset = 0)` copies bytes into the span;
+   * `write(span, (rw, span) => newSize | void)` gives the callback a writable Buffer (MAP_JIT
+   * write protection lifted for the duration, restored even when the callback throws). A smaller
+   * returned size shrinks the span. Afterwards the instruction cache is flushed according to the
+   * `flushPolicy` option.
+   */
+  write(span: Span, bytesOrCallback: ArrayBufferView | WriteCallback, offset?: number): void {
+    const s = this._live(span, 'write');
+    const mem = s._block.mem;
+    const view: 0 | 1 = mem.kind === 'dual' ? 1 : 0;
+    if (typeof bytesOrCallback === 'function') {
+      if (offset !== undefined) throw new TypeError('write: offset is not used with a callback');
+      this._writeScope(s, bytesOrCallback);
+      return;
+    }
+    if (!ArrayBuffer.isView(bytesOrCallback)) throw new TypeError('write: expected bytes (Uint8Array) or a callback');
+    const v = bytesOrCallback as ArrayBufferView;
+    const bytes = v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    const off = offset === undefined ? 0 : checkInt(offset, 'write: offset');
+    if (off < 0 || off + bytes.length > s._size)
+      throw new JitError('InvalidArgument', `write: ${bytes.length} bytes at offset ${off} do not fit in ${s._size}`);
+    if (bytes.length === 0) return;
+    const jitMode = mem.kind === 'jit';
+    if (jitMode) this.backend.protectJitMemory(true);
+    try {
+      this.backend.write(mem, view, s.blockOffset + off, bytes);
+    } finally {
+      if (jitMode) this.backend.protectJitMemory(false);
+    }
+    s._clean = false;
+    this._afterWrite(s, off, bytes.length);
+  }
+
+  private _afterWrite(s: Span, off: number, len: number): void {
+    if (this._flushNeeded) {
+      this.backend.flush(s._block.mem, s.blockOffset + off, len);
+      s._clean = true;
+    } else if (this._opts.flushPolicy === 'default') {
+      s._clean = true; // coherent instruction cache (x86): nothing to flush
+    }
+  }
+
+  private _writeScope(s: Span, cb: WriteCallback): void {
+    const mem = s._block.mem;
+    const backend = this.backend;
+    const jitMode = mem.kind === 'jit';
+    const size = s._size;
+    let buf: Buffer | null;
+    let temp = false;
+    let copy = false;
+    if (jitMode) {
+      buf = this.externalBuffers ? backend.buffer(mem, 0, s.blockOffset, size) : null;
+      temp = buf !== null;
+    } else {
+      buf = s.rw;
+    }
+    if (buf === null) {
+      buf = backend.read(mem, mem.kind === 'dual' ? 1 : 0, s.blockOffset, size);
+      copy = true;
+    }
+    let result: number | void;
+    if (jitMode) backend.protectJitMemory(true);
+    try {
+      result = cb(buf, s);
+      if (copy && !s._released) {
+        backend.write(mem, mem.kind === 'dual' ? 1 : 0, s.blockOffset, buf);
+      }
+    } finally {
+      if (jitMode) backend.protectJitMemory(false);
+      if (temp) backend.detach(buf);
+    }
+    if (s._released) return;
+    s._clean = false;
+    if (result !== undefined) {
+      const n = checkInt(result, 'write callback result');
+      if (n <= 0 || n > size)
+        throw new JitError('InvalidArgument', `write callback returned ${n}; expected 1..${size}`);
+      if (n < size) this.shrink(s, n);
+    }
+    this._afterWrite(s, 0, s._size);
+  }
+
+  /**
+   * Makes a callable JS function for code at `offset` in the span (see `makeFunction` for the
+   * signature format). The function throws `JitError('InvalidState')` once the span is released.
+   */
+  function(span: Span, signature: unknown, offset = 0): (...args: any[]) => any {
+    const s = this._live(span, 'function');
+    const off = checkInt(offset, 'function: offset');
+    if (off < 0 || off >= s._size)
+      throw new JitError('InvalidArgument', `function: offset ${off} is outside the span (${s._size} bytes)`);
+    let created = false;
+    if (s._cell === 0) {
+      s._cell = this.backend.cellCreate();
+      created = true;
+    }
+    try {
+      const fn = this.backend.makeFunction(s._block.mem, s.blockOffset + off, signature, s._cell);
+      if (!s._materialized) this.materialize(s);
+      return fn;
+    } catch (e) {
+      if (created) {
+        this.backend.cellKill(s._cell);
+        s._cell = 0;
+      }
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Whole-allocator operations
+
+  private _invalidateAll(): void {
+    for (const s of this._materialized.values()) {
+      if (s._cell !== 0) {
+        try {
+          this.backend.cellKill(s._cell);
+        } catch {
+          /* async call in flight: unmap is deferred natively */
+        }
+        s._cell = 0;
+      }
+      s._detach();
+      s._released = true;
+    }
+    this._materialized.clear();
+    for (const c of this._clients) c._onReset();
+  }
+
+  /**
+   * Releases every span. `'soft'` (default) keeps the first block of every pool, wiped;
+   * `'hard'` unmaps everything.
+   */
+  reset(mode: 'soft' | 'hard' = 'soft'): void {
+    if (this._closed) throw new JitError('InvalidState', 'JitAllocator is closed');
+    if (mode !== 'soft' && mode !== 'hard') throw new JitError('InvalidArgument', `reset: mode must be 'soft' or 'hard'`);
+    this._invalidateAll();
+    for (const pool of this._pools) {
+      const keep = mode === 'soft' ? pool.first : null;
+      let b = pool.first;
+      while (b !== null) {
+        const next = b.next;
+        if (b !== keep) this._deleteBlock(b);
+        b = next;
+      }
+      if (keep !== null) {
+        pool.totalAreaUsed -= keep.areaUsed;
+        const wasEmpty = keep.empty;
+        keep.wipe();
+        pool.totalAreaUsed += keep.areaUsed;
+        if (!wasEmpty) pool.emptyBlockCount++;
+        if (this._opts.fillUnusedMemory) this._fill(keep.mem, 0, keep.size);
+      }
+    }
+    this._allocationCount = 0;
+  }
+
+  /** Allocator statistics (asmjit's set plus percentages). */
+  statistics(): JitAllocatorStatistics {
+    let blockCount = 0;
+    let usedSize = 0;
+    let reservedSize = 0;
+    let overheadSize = 160; // the allocator object itself
+    for (const pool of this._pools) {
+      blockCount += pool.blockCount;
+      usedSize += pool.totalAreaUsed * pool.granularity;
+      reservedSize += pool.reservedSize;
+      overheadSize += 64;
+      for (let b = pool.first; b !== null; b = b.next) overheadSize += b.metadataBytes() + 48; // + RB node
+    }
+    const unusedSize = reservedSize - usedSize;
+    const pct = (v: number): number => (reservedSize === 0 ? 0 : (v / reservedSize) * 100);
+    return {
+      blockCount,
+      allocationCount: this._allocationCount,
+      usedSize,
+      reservedSize,
+      overheadSize,
+      unusedSize,
+      usedSizeAsPercent: pct(usedSize),
+      unusedSizeAsPercent: pct(unusedSize),
+      overheadSizeAsPercent: pct(overheadSize),
+    };
+  }
+
+  /** Creates an isolated client whose spans are tracked separately (libvmma style). */
+  createClient(): JitAllocatorClient {
+    if (this._closed) throw new JitError('InvalidState', 'JitAllocator is closed');
+    const c = new JitAllocatorClient(this);
+    this._clients.add(c);
+    return c;
+  }
+
+  /** Unmaps every block; every span and function becomes invalid. Idempotent. */
+  close(): void {
+    if (this._closed) return;
+    this._invalidateAll();
+    for (const pool of this._pools) {
+      let b = pool.first;
+      while (b !== null) {
+        const next = b.next;
+        this._deleteBlock(b);
+        b = next;
+      }
+    }
+    for (const c of this._clients) c._onClose();
+    this._clients.clear();
+    this._allocationCount = 0;
+    this._closed = true;
+    registry.unregister(this);
+  }
+
+  /** Same as close(). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Checks internal invariants; throws on the first violation (tests). @internal */
+  _checkInvariants(): void {
+    this._tree.validate();
+    let blocks = 0;
+    let allocs = 0;
+    for (const pool of this._pools) {
+      let used = 0;
+      let empty = 0;
+      let count = 0;
+      for (let b = pool.first; b !== null; b = b.next) {
+        count++;
+        blocks++;
+        if (this._tree.find(b.rx)?.value !== b) throw new Error('block missing from tree');
+        let u = 0;
+        for (let i = 0; i < b.areaSize; i++) {
+          const isUsed = testBit(b.used, i);
+          const isStop = testBit(b.stop, i);
+          if (isUsed) u++;
+          if (isStop && !isUsed) throw new Error(`stop bit on a free granule ${i}`);
+          if (isUsed && i + 1 === b.areaSize && !isStop) throw new Error('span runs past its block');
+          if (isUsed && isStop && !(i === 0 && b.padding)) allocs++;
+          if (isUsed && i + 1 < b.areaSize && !isStop && !testBit(b.used, i + 1))
+            throw new Error(`span without stop bit at ${i}`);
+        }
+        if (b.padding && !(testBit(b.used, 0) && testBit(b.stop, 0))) throw new Error('padding granule lost');
+        if (u !== b.areaUsed) throw new Error(`areaUsed ${b.areaUsed} != ${u}`);
+        if (b.empty) {
+          empty++;
+          if (b.areaUsed !== b.padding) throw new Error('empty block has spans');
+        }
+        // free-index soundness: bound and hints are upper bounds, searchStart a lower bound
+        let first = -1;
+        for (let i = 0; i < b.areaSize; i++)
+          if (!testBit(b.used, i)) {
+            first = i;
+            break;
+          }
+        if (first >= 0 && first < b.searchStart) throw new Error(`searchStart ${b.searchStart} > first free ${first}`);
+        // Free-index soundness: every hint is an upper bound of min(CHUNK, longest window
+        // starting in its chunk); groups bound their chunks; bound bounds the block.
+        const rl = new Int32Array(b.areaSize + 1);
+        for (let i = b.areaSize - 1; i >= 0; i--) rl[i] = testBit(b.used, i) ? 0 : rl[i + 1] + 1;
+        let blockMax = 0;
+        for (let c = 0; c < b.hints.length; c++) {
+          let m = 0;
+          for (let i = c * CHUNK; i < Math.min((c + 1) * CHUNK, b.areaSize); i++) if (rl[i] > m) m = rl[i];
+          if (m > CHUNK) m = CHUNK;
+          if (m > b.hints[c]) throw new Error(`hint ${b.hints[c]} < ${m} in chunk ${c}`);
+          if (m > b.groups[c >>> GROUP_SHIFT]) throw new Error(`group bound too small for chunk ${c}`);
+          if (m > blockMax) blockMax = m;
+        }
+        if (blockMax > b.bound) throw new Error(`bound ${b.bound} < ${blockMax}`);
+        used += b.areaUsed;
+      }
+      if (used !== pool.totalAreaUsed) throw new Error('pool.totalAreaUsed mismatch');
+      if (empty !== pool.emptyBlockCount) throw new Error(`emptyBlockCount ${pool.emptyBlockCount} != ${empty}`);
+      if (count !== pool.blockCount) throw new Error('blockCount mismatch');
+    }
+    if (blocks !== this._tree.size) throw new Error('tree size mismatch');
+    if (allocs !== this._allocationCount) throw new Error(`allocationCount ${this._allocationCount} != ${allocs}`);
+  }
+}

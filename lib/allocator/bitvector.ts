@@ -1,0 +1,188 @@
+/**
+ * Bit-vector helpers over `Uint32Array` words (bit `i` lives in word `i >>> 5`, bit `i & 31`).
+ * Scans use `Math.clz32`, one word at a time. All ranges are half-open `[start, end)`.
+ * @internal
+ */
+
+/** Number of 32-bit words needed for `bits` bits. @internal */
+export function wordsFor(bits: number): number {
+  return (bits + 31) >>> 5;
+}
+
+/** Index of the lowest set bit of a non-zero int32. @internal */
+export function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+/** Returns whether bit `i` is set. @internal */
+export function testBit(bv: Uint32Array, i: number): boolean {
+  return ((bv[i >>> 5] >>> (i & 31)) & 1) !== 0;
+}
+
+/** Sets bit `i`. @internal */
+export function setBit(bv: Uint32Array, i: number): void {
+  bv[i >>> 5] |= 1 << (i & 31);
+}
+
+/** Clears bit `i`. @internal */
+export function clearBit(bv: Uint32Array, i: number): void {
+  bv[i >>> 5] &= ~(1 << (i & 31));
+}
+
+/** Sets bits `[start, start + len)`. @internal */
+export function fillBits(bv: Uint32Array, start: number, len: number): void {
+  if (len <= 0) return;
+  const end = start + len;
+  let w = start >>> 5;
+  const we = (end - 1) >>> 5;
+  const lo = -1 << (start & 31);
+  const hi = -1 >>> (31 - ((end - 1) & 31));
+  if (w === we) {
+    bv[w] |= lo & hi;
+    return;
+  }
+  bv[w] |= lo;
+  while (++w < we) bv[w] = -1;
+  bv[we] |= hi;
+}
+
+/** Clears bits `[start, start + len)`. @internal */
+export function clearBits(bv: Uint32Array, start: number, len: number): void {
+  if (len <= 0) return;
+  const end = start + len;
+  let w = start >>> 5;
+  const we = (end - 1) >>> 5;
+  const lo = -1 << (start & 31);
+  const hi = -1 >>> (31 - ((end - 1) & 31));
+  if (w === we) {
+    bv[w] &= ~(lo & hi);
+    return;
+  }
+  bv[w] &= ~lo;
+  while (++w < we) bv[w] = 0;
+  bv[we] &= ~hi;
+}
+
+/** First set bit in `[from, end)`, or `end` when there is none. @internal */
+export function findSet(bv: Uint32Array, from: number, end: number): number {
+  if (from >= end) return end;
+  let w = from >>> 5;
+  let x = bv[w] & (-1 << (from & 31));
+  while (x === 0) {
+    w++;
+    if (w << 5 >= end) return end;
+    x = bv[w];
+  }
+  const i = (w << 5) + ctz32(x);
+  return i < end ? i : end;
+}
+
+/** First clear bit in `[from, end)`, or `end` when there is none. @internal */
+export function findClear(bv: Uint32Array, from: number, end: number): number {
+  if (from >= end) return end;
+  let w = from >>> 5;
+  let x = ~bv[w] & (-1 << (from & 31));
+  while (x === 0) {
+    w++;
+    if (w << 5 >= end) return end;
+    x = ~bv[w];
+  }
+  const i = (w << 5) + ctz32(x);
+  return i < end ? i : end;
+}
+
+/** Last set bit in `[lo, pos)`, or `lo - 1` when there is none. @internal */
+export function findSetBackward(bv: Uint32Array, pos: number, lo: number): number {
+  if (pos <= lo) return lo - 1;
+  const p = pos - 1;
+  let w = p >>> 5;
+  const wl = lo >>> 5;
+  let x = bv[w] & (-1 >>> (31 - (p & 31)));
+  while (x === 0) {
+    if (w === wl) return lo - 1;
+    w--;
+    x = bv[w];
+  }
+  const i = (w << 5) + 31 - Math.clz32(x);
+  return i >= lo ? i : lo - 1;
+}
+
+/**
+ * Last index `j` in `[lo, pos)` where `stop[j]` is set or `used[j]` is clear (a span boundary just
+ * before `j + 1`), or `lo - 1` when there is none. @internal
+ */
+export function findBoundaryBackward(used: Uint32Array, stop: Uint32Array, pos: number, lo: number): number {
+  if (pos <= lo) return lo - 1;
+  const p = pos - 1;
+  let w = p >>> 5;
+  const wl = lo >>> 5;
+  let x = (stop[w] | ~used[w]) & (-1 >>> (31 - (p & 31)));
+  while (x === 0) {
+    if (w === wl) return lo - 1;
+    w--;
+    x = stop[w] | ~used[w];
+  }
+  const i = (w << 5) + 31 - Math.clz32(x);
+  return i >= lo ? i : lo - 1;
+}
+
+/** Number of set bits in `[start, end)` (tests and invariant checks). @internal */
+export function countBits(bv: Uint32Array, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; ) {
+    if ((i & 31) === 0 && i + 32 <= end) {
+      let x = bv[i >>> 5];
+      x = x - ((x >>> 1) & 0x55555555);
+      x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+      n += (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+      i += 32;
+    } else {
+      if (testBit(bv, i)) n++;
+      i++;
+    }
+  }
+  return n;
+}
+
+/**
+ * First `s` in `[from, end)` such that bits `[s, s + n)` are all clear and `s + n <= area`, or -1.
+ * Windows may run past `end`. Word-parallel: a window inside one word is found with log2(n)
+ * shift-and steps, whatever the number of holes; `end` and `area` must be multiples of 32.
+ * @internal
+ */
+export function findWindow(bv: Uint32Array, from: number, end: number, area: number, n: number): number {
+  let w = from >>> 5;
+  const lastW = (end - 1) >>> 5;
+  const areaW = area >>> 5;
+  let f = ~bv[w] & (-1 << (from & 31));
+  let run = 0; // clear bits just below word w, contiguous with its bit 0
+  for (;;) {
+    if (run > 0) {
+      const t = f === -1 ? 32 : ctz32(~f);
+      if (run + t >= n) return (w << 5) - run;
+      if (t === 32) {
+        run += 32;
+        if (++w >= areaW) return -1;
+        f = ~bv[w];
+        continue;
+      }
+      if (w > lastW) return -1;
+    } else if (w > lastW) {
+      return -1;
+    }
+    if (n <= 32 && f !== 0) {
+      let x = f;
+      let l = 1;
+      while (l < n) {
+        const s = l < n - l ? l : n - l;
+        x &= x >>> s;
+        l += s;
+      }
+      if (x !== 0) return (w << 5) + ctz32(x);
+    }
+    run = Math.clz32(~f);
+    if (++w >= areaW) return -1;
+    if (w > lastW && run === 0) return -1;
+    f = ~bv[w];
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Pools and blocks: a block is one mapping plus its `used` / `stop` bit-vectors (one bit per
+ * granule; `stop` marks the last granule of every span) and its free-space index. A pool owns the
+ * blocks of one granularity, in creation order (the order placement searches them).
+ * @internal
+ */
+import type { BlockMemory } from './backend';
+import { clearBits, fillBits, setBit, clearBit, wordsFor } from './bitvector';
+import { chunkCount, groupCount, resetHints, type FreeArea } from './freeindex';
+import type { RBNode } from './rbtree';
+
+/** Largest block the growth policy produces (asmjit's cap). @internal */
+export const MAX_GROWN_BLOCK_SIZE = 64 * 1024 * 1024;
+
+/** Approximate bytes of one Block object + its typed-array headers (metadata accounting). @internal */
+export const BLOCK_OBJECT_BYTES = 256;
+
+/** One mapped block. @internal */
+export class Block implements FreeArea {
+  used: Uint32Array;
+  stop: Uint32Array;
+  hints: Uint16Array;
+  groups: Uint16Array;
+  areaSize: number;
+  areaUsed: number;
+  searchStart = 0;
+  bound = 0;
+  /** Granules reserved at the start (initial padding): 0 or 1. */
+  readonly padding: number;
+  /** Kept while empty (counts in pool.emptyBlockCount). */
+  empty = true;
+  prev: Block | null = null;
+  next: Block | null = null;
+  node: RBNode<Block> | null = null;
+  /** Serial of the block in its allocator (diagnostics). */
+  readonly rx: number;
+  readonly rw: number;
+  readonly size: number;
+
+  constructor(
+    readonly pool: Pool,
+    readonly mem: BlockMemory,
+    padding: number,
+  ) {
+    this.rx = mem.rx;
+    this.rw = mem.rw;
+    this.size = mem.size;
+    const area = mem.size >>> pool.shift;
+    this.areaSize = area;
+    const words = wordsFor(area);
+    // One buffer for both bit-vectors keeps the metadata compact.
+    const bits = new Uint32Array(words * 2);
+    this.used = bits.subarray(0, words);
+    this.stop = bits.subarray(words);
+    const nc = chunkCount(area);
+    const ng = groupCount(area);
+    const idx = new Uint16Array(nc + ng);
+    this.hints = idx.subarray(0, nc);
+    this.groups = idx.subarray(nc);
+    this.padding = padding;
+    this.areaUsed = 0;
+    this.wipe();
+  }
+
+  /** Marks every granule free except the initial padding. */
+  wipe(): void {
+    this.used.fill(0);
+    this.stop.fill(0);
+    if (this.padding) {
+      setBit(this.used, 0);
+      setBit(this.stop, 0);
+    }
+    this.areaUsed = this.padding;
+    this.empty = true;
+    resetHints(this, this.padding);
+  }
+
+  /** Marks `[start, end)` as one span. */
+  markAllocated(start: number, end: number): void {
+    fillBits(this.used, start, end - start);
+    setBit(this.stop, end - 1);
+    this.areaUsed += end - start;
+    if (this.areaUsed === this.areaSize) {
+      this.searchStart = this.areaSize;
+      this.bound = 0;
+    } else if (this.searchStart === start) {
+      this.searchStart = end;
+    }
+  }
+
+  /** Marks `[start, end)` free (the caller updates the free index). */
+  markReleased(start: number, end: number): void {
+    clearBits(this.used, start, end - start);
+    clearBit(this.stop, end - 1);
+    this.areaUsed -= end - start;
+  }
+
+  /** Bytes of metadata this block holds. */
+  metadataBytes(): number {
+    return this.used.byteLength + this.stop.byteLength + this.hints.byteLength + this.groups.byteLength + BLOCK_OBJECT_BYTES;
+  }
+}
+
+/** Blocks of one granularity. @internal */
+export class Pool {
+  first: Block | null = null;
+  last: Block | null = null;
+  blockCount = 0;
+  emptyBlockCount = 0;
+  /** Σ areaUsed (granules, padding included). */
+  totalAreaUsed = 0;
+  /** Σ block sizes in bytes. */
+  reservedSize = 0;
+  readonly shift: number;
+
+  constructor(
+    readonly id: number,
+    readonly granularity: number,
+  ) {
+    this.shift = 31 - Math.clz32(granularity);
+  }
+
+  append(b: Block): void {
+    b.prev = this.last;
+    b.next = null;
+    if (this.last) this.last.next = b;
+    else this.first = b;
+    this.last = b;
+    this.blockCount++;
+    this.reservedSize += b.size;
+    this.totalAreaUsed += b.areaUsed;
+  }
+
+  remove(b: Block): void {
+    if (b.prev) b.prev.next = b.next;
+    else this.first = b.next;
+    if (b.next) b.next.prev = b.prev;
+    else this.last = b.prev;
+    b.prev = b.next = null;
+    this.blockCount--;
+    this.reservedSize -= b.size;
+    this.totalAreaUsed -= b.areaUsed;
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * The JitAllocator: public exports of lib/allocator.
+ */
+export { JitAllocator, type AllocOptions, type WriteCallback } from './allocator';
+export { JitAllocatorClient } from './client';
+export { Span, type SpanFlags } from './span';
+export type { JitAllocatorOptions, ResolvedJitAllocatorOptions, FlushPolicy } from './options';
+export type { JitAllocatorStatistics, JitAllocatorClientStatistics } from './stats';
