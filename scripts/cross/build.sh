@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Builds the addon for one target: linux-x64 | linux-arm64 | win32-x64 | darwin-x64 | darwin-arm64
 # Output: .cache/cross/out/<target>/jitmem.node (the file prebuild-all.sh copies, unchanged).
+#   build.sh <target> vmcheck  → .cache/cross/out/<target>/vmcheck[.exe]: the OS layer alone
+#   (native/vm_*.cc + scripts/cross/vmcheck.cc), a plain executable (no Node-API, no dynamic_lookup).
 # Sources/defines/C++ standard are read from binding.gyp (the first target), so the cross build
 # compiles exactly what node-gyp compiles; JITMEM_CROSS_SOURCES (space separated) overrides.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-target="${1:?usage: build.sh <target>}"
+target="${1:?usage: build.sh <target> [vmcheck]}"
+what="${2:-addon}"
 dest="$OUT/$target"
 mkdir -p "$dest"
 
@@ -57,6 +60,9 @@ else
   die "no binding.gyp and no JITMEM_CROSS_SOURCES"
 fi
 [ ${#sources[@]} -gt 0 ] || die "no sources"
+if [ "$what" = vmcheck ]; then
+  sources=("$ROOT"/native/vm_*.cc "$ROOT/scripts/cross/vmcheck.cc")
+fi
 # node-gyp always defines these for addons
 defines+=(-DBUILDING_NODE_EXTENSION -DNODE_GYP_MODULE_NAME=jitmem)
 printf '%s\n' "${defines[@]}" | grep -q '^-DNAPI_VERSION=' || defines+=("-DNAPI_VERSION=$NAPI_VERSION")
@@ -69,6 +75,7 @@ includes=(-I"$NODE_INC" -I"$ROOT/native")
 
 common=(-std=c++"$cxxstd" -O2 -fvisibility=hidden -Wall -Wno-unused-parameter "${includes[@]}" "${defines[@]}")
 out="$dest/jitmem.node"
+kind=(-shared); [ "$what" = vmcheck ] && { out="$dest/vmcheck"; kind=(); }
 t0=$(date +%s)
 
 case "$target" in
@@ -76,7 +83,7 @@ case "$target" in
     if [ "$target" = linux-arm64 ]; then CXX=aarch64-linux-gnu-g++; STRIP=aarch64-linux-gnu-strip; else CXX=g++; STRIP=strip; fi
     # libstdc++/libgcc linked statically: the prebuild must not depend on the build machine's
     # libstdc++ version; glibc stays dynamic (symbol versions <= 2.27 are all we use).
-    $CXX "${common[@]}" -fPIC -shared -static-libstdc++ -static-libgcc -Wl,-z,noexecstack \
+    $CXX "${common[@]}" -fPIC "${kind[@]}" -static-libstdc++ -static-libgcc -Wl,-z,noexecstack \
       -o "$out" "${sources[@]}"
     $STRIP --strip-unneeded "$out"
     ;;
@@ -89,7 +96,8 @@ case "$target" in
       x86_64-w64-mingw32-dlltool -d "$NAPI_HEADERS_DIR/def/node_api.def" -l "$implib" -D node.exe
     fi
     # -static: libstdc++/libgcc/winpthread DLLs would not be found next to node.exe.
-    $CXX "${common[@]}" -D_WIN32_WINNT=0x0A00 -DWIN32_LEAN_AND_MEAN -DNOMINMAX -shared -static \
+    [ "$what" = vmcheck ] && out="$dest/vmcheck.exe"
+    $CXX "${common[@]}" -D_WIN32_WINNT=0x0A00 -DWIN32_LEAN_AND_MEAN -DNOMINMAX "${kind[@]}" -static \
       -static-libgcc -static-libstdc++ -Wl,--no-undefined -o "$out" "${sources[@]}" "$implib" -lkernel32 -ladvapi32
     x86_64-w64-mingw32-strip --strip-unneeded "$out"
     ;;
@@ -98,8 +106,12 @@ case "$target" in
     export ZIG_GLOBAL_CACHE_DIR="$CACHE/zig-cache" ZIG_LOCAL_CACHE_DIR="$CACHE/zig-cache"
     # Link-only target: a dylib whose Node-API symbols resolve at load time (what node-gyp's
     # -bundle -undefined dynamic_lookup does; zig cannot emit a bundle, node loads either).
-    "$ZIG" c++ -target "$ztarget" "${common[@]}" -fPIC -shared -Wl,-undefined,dynamic_lookup \
-      -o "$out" "${sources[@]}"
+    if [ "$what" = vmcheck ]; then
+      "$ZIG" c++ -target "$ztarget" "${common[@]}" -o "$out" "${sources[@]}"
+    else
+      "$ZIG" c++ -target "$ztarget" "${common[@]}" -fPIC -shared -Wl,-undefined,dynamic_lookup \
+        -o "$out" "${sources[@]}"
+    fi
     ;;
   *) die "unknown target $target" ;;
 esac

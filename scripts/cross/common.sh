@@ -36,3 +36,14 @@ node_include_dir() {
   # Fall back to node-api-headers (npm package), which carries the same C headers.
   echo "$NAPI_HEADERS_DIR/include"
 }
+
+# File name of a target's prebuild, as prebuildify --napi (--tag-libc on Linux) names it, plus the
+# explicit napi tag node-gyp-build understands. Linux builds are glibc builds: the tag makes musl
+# (Alpine) installs skip them and compile instead.
+prebuild_name() {
+  case "$1" in
+    linux-*) echo "jitmem.napi.glibc.node" ;;
+    *) echo "jitmem.napi.node" ;;
+  esac
+}
+TARGETS_ALL=(linux-x64 linux-arm64 win32-x64 darwin-x64 darwin-arm64)

@@ -125,5 +125,13 @@ if [ ! -f "$WINEPREFIX/.jitmem-win10" ]; then
   wineserver -w || true
   touch "$WINEPREFIX/.jitmem-win10"
 fi
+# wine 8 lacks bcryptprimitives.dll (ProcessPrng), which Rust-built native modules import
+# (rolldown, used by vitest). Our own stand-in goes into the prefix's system32.
+SHIM_SRC="$ROOT/scripts/cross/wine/bcryptprimitives.c"
+SHIM_DLL="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+if [ ! -f "$SHIM_DLL" ] || [ "$SHIM_SRC" -nt "$SHIM_DLL" ]; then
+  log "building bcryptprimitives.dll stand-in for wine"
+  x86_64-w64-mingw32-gcc -O2 -shared -o "$SHIM_DLL" "$SHIM_SRC"
+fi
 
 log "toolchains ready: $(aarch64-linux-gnu-g++ --version | head -1); $(x86_64-w64-mingw32-g++ --version | head -1); $(wine --version); $($QEMU_AARCH64 --version | head -1); zig $("$ZIG" version)"
