@@ -7,7 +7,7 @@ import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
 import { findSet, findBoundaryBackward, testBit } from './bitvector';
 import { Block, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
-import { CHUNK, GROUP_SHIFT, findFit, findFitAligned, noteReleased, resetHints } from './freeindex';
+import { CHUNK, GROUP_SHIFT, HCAP, findFit, findFitAligned, noteReleased, resetHints } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -70,6 +70,8 @@ export class JitAllocator implements SpanOwner {
   private readonly _pageSize: number;
   private _allocationCount = 0;
   private _closed = false;
+  /** @internal Bumped by reset() and close(). */
+  epoch = 0;
   /** Spans with Buffers or a liveness cell, by RX address. */
   private readonly _materialized = new Map<number, Span>();
   /** @internal */ readonly _clients = new Set<JitAllocatorClient>();
@@ -177,7 +179,7 @@ export class JitAllocator implements SpanOwner {
     const shift = pool.shift;
     const n = rounded / pool.granularity;
     const step = align > pool.granularity ? align >>> shift : 1;
-    const need = n < CHUNK ? n : CHUNK;
+    const need = n < HCAP ? n : HCAP;
     let block = pool.first;
     let s = -1;
     while (block !== null) {
@@ -269,7 +271,7 @@ export class JitAllocator implements SpanOwner {
     let address: number;
     if (x instanceof Span) {
       if (x._owner !== this) throw new JitError('InvalidArgument', `${what}: the span belongs to another allocator`);
-      if (x._released) throw new JitError('InvalidState', `${what}: the span was already released`);
+      if (x._released || x._epoch !== this.epoch) throw new JitError('InvalidState', `${what}: the span was already released`);
       span = x;
       address = x.address;
     } else if (typeof x === 'number') {
@@ -510,14 +512,14 @@ export class JitAllocator implements SpanOwner {
     if (jitMode) backend.protectJitMemory(true);
     try {
       result = cb(buf, s);
-      if (copy && !s._released) {
+      if (copy && !s.released) {
         backend.write(mem, mem.kind === 'dual' ? 1 : 0, s.blockOffset, buf);
       }
     } finally {
       if (jitMode) backend.protectJitMemory(false);
       if (temp) backend.detach(buf);
     }
-    if (s._released) return;
+    if (s.released) return;
     s._clean = false;
     if (result !== undefined) {
       const n = checkInt(result, 'write callback result');
@@ -583,6 +585,7 @@ export class JitAllocator implements SpanOwner {
     if (this._closed) throw new JitError('InvalidState', 'JitAllocator is closed');
     if (mode !== 'soft' && mode !== 'hard') throw new JitError('InvalidArgument', `reset: mode must be 'soft' or 'hard'`);
     this._invalidateAll();
+    this.epoch++;
     for (const pool of this._pools) {
       const keep = mode === 'soft' ? pool.first : null;
       let b = pool.first;
@@ -643,6 +646,7 @@ export class JitAllocator implements SpanOwner {
   close(): void {
     if (this._closed) return;
     this._invalidateAll();
+    this.epoch++;
     for (const pool of this._pools) {
       let b = pool.first;
       while (b !== null) {
@@ -709,7 +713,7 @@ export class JitAllocator implements SpanOwner {
         for (let c = 0; c < b.hints.length; c++) {
           let m = 0;
           for (let i = c * CHUNK; i < Math.min((c + 1) * CHUNK, b.areaSize); i++) if (rl[i] > m) m = rl[i];
-          if (m > CHUNK) m = CHUNK;
+          if (m > HCAP) m = HCAP;
           if (m > b.hints[c]) throw new Error(`hint ${b.hints[c]} < ${m} in chunk ${c}`);
           if (m > b.groups[c >>> GROUP_SHIFT]) throw new Error(`group bound too small for chunk ${c}`);
           if (m > blockMax) blockMax = m;

@@ -6,6 +6,8 @@
  * @internal
  */
 import { JitError } from '../errors';
+import { encodeSignature, wrapNative } from '../function';
+import { native } from '../native';
 
 /** How a block is mapped. @internal */
 export type BlockKind = 'single' | 'dual' | 'jit';
@@ -55,13 +57,8 @@ export interface BlockBackend {
   makeFunction(mem: BlockMemory, offset: number, signature: unknown, cellId: number): (...args: unknown[]) => unknown;
 }
 
-type Native = typeof import('../native')['native'];
-
-let nativeRef: Native | null = null;
-function nat(): Native {
-  if (!nativeRef) nativeRef = (require('../native') as typeof import('../native')).native;
-  return nativeRef;
-}
+type Native = typeof native;
+const nat = (): Native => native;
 
 let hardenedCache: HardenedInfo | null = null;
 let externalBuffersCache: boolean | null = null;
@@ -104,9 +101,8 @@ export const nativeBackend: BlockBackend = {
   cellCreate: () => nat().cellCreate(),
   cellKill: (id) => nat().cellKill(id),
   makeFunction(mem, offset, signature, cellId) {
-    const f = require('../function') as typeof import('../function');
-    const sig = f.encodeSignature(signature);
-    return f.wrapNative(nat().makeFunction(mem.id, offset, sig, cellId), mem.rx + offset, signature as never) as never;
+    const sig = encodeSignature(signature);
+    return wrapNative(native.makeFunction(mem.id, offset, sig, cellId), mem.rx + offset, signature as never) as never;
   },
 };
 

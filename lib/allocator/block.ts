@@ -19,8 +19,8 @@ export const BLOCK_OBJECT_BYTES = 256;
 export class Block implements FreeArea {
   used: Uint32Array;
   stop: Uint32Array;
-  hints: Uint16Array;
-  groups: Uint16Array;
+  hints: Uint8Array;
+  groups: Uint8Array;
   areaSize: number;
   areaUsed: number;
   searchStart = 0;
@@ -54,7 +54,7 @@ export class Block implements FreeArea {
     this.stop = bits.subarray(words);
     const nc = chunkCount(area);
     const ng = groupCount(area);
-    const idx = new Uint16Array(nc + ng);
+    const idx = new Uint8Array(nc + ng);
     this.hints = idx.subarray(0, nc);
     this.groups = idx.subarray(nc);
     this.padding = padding;

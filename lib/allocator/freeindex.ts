@@ -4,7 +4,7 @@
  *
  * The block's `used` bit-vector is split into chunks of {@link CHUNK} granules, and chunks into
  * groups of {@link GROUP} chunks. For chunk `c`, `hints[c]` is an upper bound of
- * `min(CHUNK, longest free window that starts inside chunk c)` (a window may run past the chunk's
+ * `min(HCAP, longest free window that starts inside chunk c)` (a window may run past the chunk's
  * end); `groups[g]` is an upper bound of the hints of its chunks; `bound` bounds the whole block
  * (from `searchStart`, a lower bound of the first free granule, on).
  *
@@ -15,16 +15,18 @@
  *   (Math.clz32 over 32 words) only when it may hold a fit, and stores the exact value when it
  *   does not, so each release costs at most one rescan later.
  *
- * Requests larger than a chunk use a plain first-fit scan (rare: > 64 KiB at granularity 64).
- * Memory: 2 bytes per chunk + 2 bytes per group (0.0032% of the block at granularity 64).
+ * Requests longer than HCAP granules use a plain first-fit scan (> 16 KiB at granularity 64).
+ * Memory: 1 byte per chunk of 512 granules + 1 byte per group (0.0032% of the block at granularity 64).
  * @internal
  */
 import { findClear, findSet, findSetBackward, findWindow } from './bitvector';
 
 /** log2 of the chunk size in granules. @internal */
-export const CHUNK_SHIFT = 10;
+export const CHUNK_SHIFT = 9;
 /** Granules per chunk. @internal */
 export const CHUNK = 1 << CHUNK_SHIFT;
+/** Largest value a hint holds (hints are bytes): windows are tracked up to this length. @internal */
+export const HCAP = 255;
 /** log2 of chunks per group. @internal */
 export const GROUP_SHIFT = 4;
 /** Chunks per group. @internal */
@@ -33,8 +35,8 @@ export const GROUP = 1 << GROUP_SHIFT;
 /** The part of a block the index works on. @internal */
 export interface FreeArea {
   used: Uint32Array;
-  hints: Uint16Array;
-  groups: Uint16Array;
+  hints: Uint8Array;
+  groups: Uint8Array;
   areaSize: number;
   areaUsed: number;
   searchStart: number;
@@ -59,12 +61,12 @@ export function resetHints(a: FreeArea, padding: number): void {
   g.fill(0);
   for (let c = 0; c < h.length; c++) {
     const from = c === 0 ? padding : c << CHUNK_SHIFT;
-    const v = Math.min(CHUNK, area - from);
+    const v = Math.min(HCAP, area - from);
     h[c] = v;
     if (v > g[c >>> GROUP_SHIFT]) g[c >>> GROUP_SHIFT] = v;
   }
   a.searchStart = padding;
-  a.bound = Math.min(CHUNK, area - padding);
+  a.bound = Math.min(HCAP, area - padding);
 }
 
 /**
@@ -72,7 +74,7 @@ export function resetHints(a: FreeArea, padding: number): void {
  * On failure, tightens `bound`. @internal
  */
 export function findFit(a: FreeArea, n: number): number {
-  if (n > CHUNK) return findFitAligned(a, n, 1);
+  if (n > HCAP) return findFitAligned(a, n, 1);
   const area = a.areaSize;
   const pos = a.searchStart;
   if (pos >= area) return -1;
@@ -143,9 +145,9 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
   const used = a.used;
   const area = a.areaSize;
   if (start < a.searchStart) a.searchStart = start;
-  const lo = start > CHUNK ? start - CHUNK : 0;
+  const lo = start > HCAP ? start - HCAP : 0;
   const l = findSetBackward(used, start, lo) + 1;
-  const hi = end + CHUNK < area ? end + CHUNK : area;
+  const hi = end + HCAP < area ? end + HCAP : area;
   const r = findSet(used, end, hi);
   const hints = a.hints;
   const groups = a.groups;
@@ -154,7 +156,7 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
   for (let c = l >>> CHUNK_SHIFT; c <= c1; c++) {
     const cStart = c << CHUNK_SHIFT;
     let v = r - (l > cStart ? l : cStart);
-    if (v > CHUNK) v = CHUNK;
+    if (v > HCAP) v = HCAP;
     if (v > hints[c]) {
       hints[c] = v;
       const g = c >>> GROUP_SHIFT;

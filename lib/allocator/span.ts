@@ -21,6 +21,8 @@ export interface SpanFlags {
 export interface SpanOwner {
   readonly backend: BlockBackend;
   readonly externalBuffers: boolean;
+  /** Bumped by reset() and close(): spans of an older epoch are released. */
+  readonly epoch: number;
   /** Called the first time a span gets Buffers or a liveness cell. */
   materialize(span: Span): void;
 }
@@ -40,6 +42,7 @@ export class Span {
   /** @internal */ _clean = true;
   /** @internal registered in the allocator's materialized map */ _materialized = false;
   /** @internal owning client, if any */ _client: object | null = null;
+  /** @internal allocator epoch at creation */ _epoch: number;
 
   /** @internal */
   constructor(owner: SpanOwner, block: Block, start: number, size: number) {
@@ -47,6 +50,12 @@ export class Span {
     this._block = block;
     this._start = start;
     this._size = size;
+    this._epoch = owner.epoch;
+  }
+
+  /** True once released (by release, shrink to 0, reset, close or the owning client's dispose). */
+  get released(): boolean {
+    return this._released || this._epoch !== this._owner.epoch;
   }
 
   /** The executable (RX) address of the span. */
@@ -75,7 +84,7 @@ export class Span {
    */
   get rx(): Buffer | null {
     if (this._rx) return this._rx;
-    if (this._released) return EMPTY;
+    if (this.released) return EMPTY;
     const o = this._owner;
     if (!o.externalBuffers) return null;
     const b = o.backend.buffer(this._block.mem, 0, this.blockOffset, this._size);
@@ -93,7 +102,7 @@ export class Span {
    */
   get rw(): Buffer | null {
     if (this._rw) return this._rw;
-    if (this._released) return EMPTY;
+    if (this.released) return EMPTY;
     const mem = this._block.mem;
     if (mem.kind === 'jit' || !this._owner.externalBuffers) return null;
     if (mem.kind === 'single') return (this._rw = this.rx);
@@ -108,7 +117,7 @@ export class Span {
 
   /** True when `rw` is a Buffer that can be written without `jit.write`. */
   get isDirectlyWritable(): boolean {
-    return !this._released && this._block.mem.kind !== 'jit' && this._owner.externalBuffers;
+    return !this.released && this._block.mem.kind !== 'jit' && this._owner.externalBuffers;
   }
 
   /** State flags (a fresh object per access). */
@@ -118,7 +127,7 @@ export class Span {
       instructionCacheClean: this._clean,
       dualMapped: kind === 'dual',
       mapJit: kind === 'jit',
-      released: this._released,
+      released: this.released,
     };
   }
 

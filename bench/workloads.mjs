@@ -1,0 +1,305 @@
+// jitmem JitAllocator benchmark: W1–W5 and the NAIVE baseline of ../shared/WORKLOADS.md, bit for bit.
+//
+//   npm run bench                      (default + useMultiplePools, 7 reps, real native blocks)
+//   node bench/workloads.mjs --runs 3  (several runs of 7 reps; median of run-medians + min)
+//   node bench/workloads.mjs --only W2,W3 --reps 3 --fake   (placement only, no mappings)
+//   node bench/workloads.mjs --json out.json
+//
+// Requires the compiled library (npm run build:ts). Run with --expose-gc for steadier figures
+// (npm run bench does).
+import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { crossCheck, genW1, genW2, genW4, genW5 } from './rng.mjs';
+import { median, fmtNs, fmtBytes, table } from './stats.mjs';
+
+const require = createRequire(import.meta.url);
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+const flag = (name) => args.includes(`--${name}`);
+const REPS = Number(opt('reps', 7));
+const RUNS = Number(opt('runs', 1));
+const ONLY = opt('only', 'W1,W2,W3,W4,W5,NAIVE').split(',');
+const FAKE = flag('fake');
+const W3N = opt('w3', '1000,10000,100000,1000000').split(',').map(Number);
+const JSON_OUT = opt('json', null);
+
+const { JitAllocator } = require('../dist/allocator/index.js');
+const { kWithBackend } = require('../dist/allocator/allocator.js');
+const { VirtMem } = FAKE ? { VirtMem: null } : require('../dist/virtmem.js');
+const { makeFakeBackend } = require('./fake-backend.cjs');
+
+const gc = typeof globalThis.gc === 'function' ? globalThis.gc : () => {};
+const now = () => process.hrtime.bigint();
+const VARIANTS = [
+  ['default', {}],
+  ['multiPool', { useMultiplePools: true }],
+];
+const newAllocator = (o) => (FAKE ? JitAllocator[kWithBackend](makeFakeBackend(), o) : new JitAllocator(o));
+const statLine = (j) => {
+  const s = j.statistics();
+  return { blockCount: s.blockCount, usedSize: s.usedSize, reservedSize: s.reservedSize, overheadSize: s.overheadSize, allocationCount: s.allocationCount };
+};
+
+// asmjit's statistics (WORKLOADS.md §5) for the first repetition.
+const EXPECTED = {
+  'W1 fill default 100000': [9, 54417856, 66977792],
+  'W1 drain default 100000': [1, 64, 131072],
+  'W1 fill multiPool 100000': [22, 54420480, 66715648],
+  'W1 drain multiPool 100000': [3, 448, 393216],
+  'W2 init default': [6, 5452736, 8257536],
+  'W2 churn default': [6, 5474240, 8257536],
+  'W2 init multiPool': [13, 5454208, 7995392],
+  'W2 churn multiPool': [13, 5475712, 7995392],
+  'W1 fill default 1000000': [17, 544555072, 603848704],
+  'W1 drain default 1000000': [1, 64, 524288],
+  'W1 fill multiPool 1000000': [33, 544558848, 603586560],
+  'W5 fill default': [9, 54419392, 66977792],
+  'W5 fill multiPool': [9, 63993088, 66977792],
+};
+const statsSeen = [];
+function recordStats(key, j) {
+  const s = statLine(j);
+  const exp = EXPECTED[key];
+  const match = exp ? exp[0] === s.blockCount && exp[1] === s.usedSize && exp[2] === s.reservedSize : null;
+  statsSeen.push({ key, ...s, expected: exp ?? null, match });
+}
+
+// ------------------------------------------------------------------------------------------------
+function w1(variant, n, inputs, first) {
+  const { sizes, order } = inputs;
+  const j = newAllocator(variant[1]);
+  const ptr = new Float64Array(n);
+  gc();
+  let t0 = now();
+  for (let i = 0; i < n; i++) ptr[i] = j.alloc(sizes[i]).address;
+  const tA = Number(now() - t0);
+  if (first) recordStats(`W1 fill ${variant[0]} ${n}`, j);
+  t0 = now();
+  for (let i = 0; i < n; i++) j.release(ptr[order[i]]);
+  const tR = Number(now() - t0);
+  if (first) recordStats(`W1 drain ${variant[0]} ${n}`, j);
+  j.close();
+  return { alloc: tA / n, release: tR / n, avg: (tA + tR) / (2 * n) };
+}
+
+function w2(variant, inputs, first) {
+  const { init, idx, size } = inputs;
+  const j = newAllocator(variant[1]);
+  const ptr = new Float64Array(init.length);
+  for (let i = 0; i < init.length; i++) ptr[i] = j.alloc(init[i]).address;
+  if (first) recordStats(`W2 init ${variant[0]}`, j);
+  const m = idx.length;
+  gc();
+  const t0 = now();
+  for (let k = 0; k < m; k++) {
+    const i = idx[k];
+    j.release(ptr[i]);
+    ptr[i] = j.alloc(size[k]).address;
+  }
+  const t = Number(now() - t0);
+  if (first) recordStats(`W2 churn ${variant[0]}`, j);
+  for (let i = 0; i < init.length; i++) j.release(ptr[i]);
+  j.close();
+  return { op: t / m };
+}
+
+function w4(variant, inputs) {
+  const { to } = inputs;
+  const k = to.length;
+  let j = newAllocator(variant[1]);
+  let sum = 0;
+  gc();
+  let t0 = now();
+  for (let i = 0; i < k; i++) {
+    const span = j.alloc(1024);
+    j.shrink(span, to[i]);
+    sum += span.size;
+    j.release(span.address);
+  }
+  const t = Number(now() - t0);
+  j.close();
+  j = newAllocator(variant[1]);
+  gc();
+  t0 = now();
+  for (let i = 0; i < k; i++) {
+    const span = j.alloc(1024);
+    j.release(span.address);
+  }
+  const tb = Number(now() - t0);
+  j.close();
+  const want = variant[0] === 'default' ? 54329600 : 63930112;
+  if (sum !== want) throw new Error(`W4 check value: Σ span.size = ${sum}, expected ${want}`);
+  return { iter: t / k, base: tb / k, shrink: (t - tb) / k };
+}
+
+function w5(variant, inputs, first) {
+  const { to, order } = inputs;
+  const n = to.length;
+  const j = newAllocator(variant[1]);
+  const ptr = new Float64Array(n);
+  gc();
+  let t0 = now();
+  for (let i = 0; i < n; i++) {
+    const span = j.alloc(1024);
+    j.shrink(span, to[i]);
+    ptr[i] = span.address;
+  }
+  const tA = Number(now() - t0);
+  if (first) recordStats(`W5 fill ${variant[0]}`, j);
+  t0 = now();
+  for (let i = 0; i < n; i++) j.release(ptr[order[i]]);
+  const tR = Number(now() - t0);
+  j.close();
+  return { allocShrink: tA / n, release: tR / n };
+}
+
+function naive(inputs) {
+  const { sizes, order } = inputs;
+  const n = sizes.length;
+  const hardened = VirtMem.hardenedRuntimeInfo().enabled;
+  const maps = new Array(n);
+  gc();
+  let t0 = now();
+  if (hardened) for (let i = 0; i < n; i++) maps[i] = VirtMem.allocDualMapping(sizes[i]);
+  else for (let i = 0; i < n; i++) maps[i] = VirtMem.alloc(sizes[i], 'rwx');
+  const tA = Number(now() - t0);
+  t0 = now();
+  if (hardened) for (let i = 0; i < n; i++) VirtMem.releaseDualMapping(maps[order[i]]);
+  else for (let i = 0; i < n; i++) VirtMem.release(maps[order[i]]);
+  const tR = Number(now() - t0);
+  return { alloc: tA / n, release: tR / n, mode: hardened ? 'dual mapping (RWX refused)' : 'rwx' };
+}
+
+// ------------------------------------------------------------------------------------------------
+function repeat(fn) {
+  const reps = [];
+  for (let r = 0; r < REPS; r++) reps.push(fn(r === 0));
+  const out = {};
+  for (const k of Object.keys(reps[0])) {
+    if (typeof reps[0][k] !== 'number') {
+      out[k] = reps[0][k];
+      continue;
+    }
+    const v = reps.map((x) => x[k]);
+    out[k] = { median: median(v), min: Math.min(...v), reps: v };
+  }
+  return out;
+}
+
+function runOnce(run) {
+  const res = {};
+  const w1in = genW1(100000);
+  for (const v of VARIANTS) {
+    const p = (name) => `${name} ${v[0]}`;
+    if (ONLY.includes('W1')) res[p('W1')] = repeat((first) => w1(v, 100000, genW1(100000), first && run === 0));
+    if (ONLY.includes('W2')) {
+      const inp = genW2();
+      res[p('W2')] = repeat((first) => w2(v, inp, first && run === 0));
+    }
+    if (ONLY.includes('W3'))
+      for (const n of W3N) {
+        const inp = genW1(n);
+        res[p(`W3 N=${n}`)] = repeat((first) => w1(v, n, inp, first && run === 0 && n === 1000000));
+      }
+    if (ONLY.includes('W4')) {
+      const inp = genW4();
+      res[p('W4')] = repeat(() => w4(v, inp));
+    }
+    if (ONLY.includes('W5')) {
+      const inp = genW5();
+      res[p('W5')] = repeat((first) => w5(v, inp, first && run === 0));
+    }
+  }
+  if (ONLY.includes('NAIVE') && !FAKE) res['NAIVE'] = repeat(() => naive(w1in));
+  return res;
+}
+
+crossCheck();
+console.log(`jitmem JitAllocator workloads (WORKLOADS.md) — generator cross-check OK`);
+console.log(
+  `node ${process.version} ${process.platform}/${process.arch}, ${REPS} reps × ${RUNS} run(s)` +
+    `${FAKE ? ', FAKE backend (no mappings)' : ''}${typeof globalThis.gc === 'function' ? ', gc() before timed loops' : ''}`,
+);
+if (!FAKE) {
+  const j = new JitAllocator();
+  const o = j.options;
+  console.log(`blocks: ${o.useMapJit ? 'MAP_JIT' : o.useDualMapping ? `dual mapping${o.dualMappingForced ? ' (RWX refused by the OS)' : ''}` : 'RWX single mapping'}`);
+  j.close();
+}
+
+const runs = [];
+for (let r = 0; r < RUNS; r++) runs.push(runOnce(r));
+
+// Median of per-run medians, min over all reps.
+const agg = {};
+for (const key of Object.keys(runs[0])) {
+  agg[key] = {};
+  for (const m of Object.keys(runs[0][key])) {
+    const first = runs[0][key][m];
+    if (typeof first !== 'object') {
+      agg[key][m] = first;
+      continue;
+    }
+    agg[key][m] = {
+      median: median(runs.map((x) => x[key][m].median)),
+      min: Math.min(...runs.map((x) => x[key][m].min)),
+    };
+  }
+}
+
+const rows = [];
+for (const [key, ms] of Object.entries(agg)) {
+  for (const [m, v] of Object.entries(ms)) {
+    if (typeof v !== 'object') continue;
+    rows.push([key, m, fmtNs(v.median), fmtNs(v.min)]);
+  }
+}
+console.log('\nns/op: median of run-medians (min over all reps)');
+console.log(table(['workload', 'metric', 'median', 'min'], rows));
+
+console.log('\nstatistics (first repetition) vs asmjit (WORKLOADS.md §5)');
+console.log(
+  table(
+    ['when', 'blocks', 'usedSize', 'reservedSize', 'metadata', 'asmjit', 'match'],
+    statsSeen.map((s) => [
+      s.key,
+      String(s.blockCount),
+      s.usedSize.toLocaleString('en-US'),
+      s.reservedSize.toLocaleString('en-US'),
+      `${fmtBytes(s.overheadSize)} (${((100 * s.overheadSize) / s.reservedSize).toFixed(3)}%)`,
+      s.expected ? `${s.expected[0]} / ${s.expected[1].toLocaleString('en-US')} / ${s.expected[2].toLocaleString('en-US')}` : '—',
+      s.match === null ? '—' : s.match ? 'yes' : 'NO',
+    ]),
+  ),
+);
+
+// Targets (issue 3).
+const get = (k, m) => agg[k]?.[m]?.median;
+const targets = [];
+const t = (name, value, limit, unit = 'ns') => {
+  if (value === undefined) return;
+  targets.push([name, unit === 'ns' ? fmtNs(value) : value.toFixed(unit === '%' ? 3 : 2) + unit, `≤ ${limit}${unit === 'ns' ? ' ns' : unit}`, value <= limit ? 'ok' : 'MISSED']);
+};
+for (const [v] of VARIANTS) {
+  t(`W2 churn (${v})`, get(`W2 ${v}`, 'op'), 300);
+  t(`W1 alloc (${v})`, get(`W1 ${v}`, 'alloc'), 100);
+  t(`W1 release (${v})`, get(`W1 ${v}`, 'release'), 100);
+  const a1k = get(`W3 N=1000 ${v}`, 'release');
+  const a1m = get(`W3 N=1000000 ${v}`, 'release');
+  if (a1k && a1m) t(`W3 release 1M / 1k (${v})`, a1m / a1k, 3, '×');
+  const b1k = get(`W3 N=1000 ${v}`, 'alloc');
+  const b1m = get(`W3 N=1000000 ${v}`, 'alloc');
+  if (b1k && b1m) t(`W3 alloc 1M / 1k (${v})`, b1m / b1k, 3, '×');
+}
+for (const s of statsSeen.filter((x) => x.key.startsWith('W1 fill') && x.key.endsWith(' 100000'))) {
+  t(`reserved after ${s.key} (MB)`, s.reservedSize / 1e6, 67.0, ' MB');
+  t(`metadata after ${s.key}`, (100 * s.overheadSize) / s.reservedSize, 0.4, '%');
+}
+console.log('\ntargets');
+console.log(table(['target', 'value', 'limit', ''], targets));
+
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ node: process.version, reps: REPS, runs: RUNS, fake: FAKE, results: agg, perRun: runs, statistics: statsSeen }, null, 2));
+if (statsSeen.some((s) => s.match === false)) process.exitCode = 1;
