@@ -163,7 +163,8 @@ class Pool {
   readonly entries: Uint8Array[] = [];
   private readonly index = new Map<string, number>();
   add(bytes: Uint8Array): number {
-    const key = Array.from(bytes).join(',');
+    let key = '';
+    for (let i = 0; i < bytes.length; i++) key += String.fromCharCode(bytes[i]!);
     let i = this.index.get(key);
     if (i === undefined) {
       i = this.entries.push(bytes) - 1;
