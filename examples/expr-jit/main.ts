@@ -14,10 +14,11 @@
  * `--jitdump <dir>` (or JITMEM_JITDUMP=<dir>: write a perf jitdump naming every function),
  * `--seed <n>`. Exit code 1 when any result differs.
  */
-import { JitAllocator, JitDump, VirtMem } from 'jitmem';
+import * as jitmem from 'jitmem';
+import { JitAllocator, VirtMem } from 'jitmem';
 import { targetFor } from './codegen';
 import { compileClosure, compileJavaScript, interpret } from './evaluate';
-import { type CompiledExpression, ExpressionJit } from './jit';
+import { type CodeRecorder, type CompiledExpression, ExpressionJit } from './jit';
 import { Random, randomArgs, randomProgram } from './random';
 
 /** Parsed command-line options of the demo. */
@@ -49,6 +50,18 @@ export function parseArgs(argv: readonly string[]): DemoOptions {
     else throw new Error(`unknown option ${a} (options: --quick, --expr E, --jitdump DIR, --seed N)`);
   }
   return o;
+}
+
+/** The part of jitmem's `JitDump` (perf jitdump writer) the demo uses. */
+interface JitDumpLike extends CodeRecorder {
+  readonly path: string;
+  close(): void;
+}
+
+/** Opens a perf jitdump in `dir` through jitmem's `JitDump`, or returns null when this build lacks it. */
+function openJitDump(dir: string): JitDumpLike | null {
+  const api = (jitmem as unknown as { JitDump?: { open(dir: string): JitDumpLike } }).JitDump;
+  return api ? api.open(dir) : null;
 }
 
 const SAMPLES = [
@@ -162,7 +175,7 @@ function printStats(title: string, jit: JitAllocator): void {
 export function runDemo(o: DemoOptions): number {
   const target = targetFor();
   const jit = new JitAllocator();
-  const dump = o.jitdump ? JitDump.open(o.jitdump) : null;
+  const dump = o.jitdump ? openJitDump(o.jitdump) : null;
   const ejit = new ExpressionJit(jit, target, dump);
   const rng = new Random(o.seed);
   const mismatches: Mismatch[] = [];
@@ -173,6 +186,7 @@ export function runDemo(o: DemoOptions): number {
   console.log(`  code       ${target === 'arm64' ? 'AArch64 (AAPCS64: arguments in d0-d7)' : target === 'x64-win64' ? 'x64 SSE2, Windows x64 convention (xmm0-3, then stack)' : 'x64 SSE2, System V convention (xmm0-7)'}`);
   console.log(`  memory     ${strategyOf(jit)}`);
   if (dump) console.log(`  jitdump    ${dump.path}`);
+  else if (o.jitdump) console.log('  jitdump    not written: this build of jitmem does not export JitDump');
   console.log('');
 
   // 1. The sample expressions.

@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { JitAllocator } from '../allocator';
 import { JitError } from '../errors';
 import { makeFunction } from '../function';
 import { DualMapping, Mapping, VirtMem } from '../virtmem';
@@ -212,33 +213,11 @@ function proveMapJit(): StrategyProof {
   });
 }
 
-/** The subset of JitAllocator the doctor uses (kept structural so the CLI loads without it). */
-interface AllocatorLike {
-  options: { useDualMapping: boolean; useMapJit?: boolean; dualMappingForced?: boolean };
-  alloc(size: number): { address: number; size: number };
-  write(span: unknown, bytes: Uint8Array): void;
-  function(span: unknown, sig: unknown): () => unknown;
-  statistics(): Record<string, number>;
-  close(): void;
-}
-
-function loadAllocator(): (new () => AllocatorLike) | null {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const lib = require('../index') as { JitAllocator?: new () => AllocatorLike };
-    return lib.JitAllocator ?? null;
-  } catch {
-    return null;
-  }
-}
-
 function proveAllocator(hardened: DoctorReport['hardened']): AllocatorReport {
-  const Ctor = loadAllocator();
-  if (!Ctor) return { strategy: null, reason: 'JitAllocator is not available in this build', ok: false, error: 'missing' };
   const report: AllocatorReport = { strategy: null, reason: '', ok: false };
-  let jit: AllocatorLike | undefined;
+  let jit: JitAllocator | undefined;
   try {
-    jit = new Ctor();
+    jit = new JitAllocator();
     const o = jit.options;
     report.strategy = o.useMapJit ? 'map-jit' : o.useDualMapping ? 'dual-mapping' : 'rwx';
     report.reason = o.useMapJit
@@ -253,7 +232,7 @@ function proveAllocator(hardened: DoctorReport['hardened']): AllocatorReport {
     if (!code) throw new Error(`no test code for architecture ${process.arch}`);
     const span = jit.alloc(code.length);
     jit.write(span, code);
-    const returned = jit.function(span, SIG)() as number;
+    const returned = (jit.function(span, SIG) as () => number)();
     report.ok = returned === expected;
     if (!report.ok) report.error = `generated function returned ${returned}, expected ${expected}`;
     report.statistics = { ...jit.statistics() };
