@@ -157,11 +157,11 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
     const cStart = c << CHUNK_SHIFT;
     let v = r - (l > cStart ? l : cStart);
     if (v > HCAP) v = HCAP;
-    if (v > hints[c]) {
-      hints[c] = v;
-      const g = c >>> GROUP_SHIFT;
-      if (v > groups[g]) groups[g] = v;
-    }
+    if (v > hints[c]) hints[c] = v;
+    // Always raise the group: a search may have lowered it below stale hints of chunks that lay
+    // before searchStart (all used then).
+    const g = c >>> GROUP_SHIFT;
+    if (v > groups[g]) groups[g] = v;
     if (v > bound) bound = v;
   }
   a.bound = bound;
