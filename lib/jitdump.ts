@@ -231,7 +231,7 @@ export class JitDump {
     if (typeof name !== 'string') throw new TypeError('name must be a string');
     if (!Number.isSafeInteger(address) || address <= 0) throw new TypeError('address must be a positive safe integer');
     if (!(code instanceof Uint8Array)) throw new TypeError('code must be a Uint8Array or Buffer');
-    return this.requireWriter().codeLoad(name.length ? name : `jit_0x${address.toString(16)}`, address, code);
+    return this.requireWriter().codeLoad(name.length ? name : defaultCodeName(address), address, code);
   }
 
   /**
@@ -259,21 +259,50 @@ export class JitDump {
   }
 }
 
+let envWarned = false;
+
 /**
  * Resolves a `jitdump` option the way `JitAllocator` does: a directory string opens (or shares)
  * that dump, a {@link JitDump} is used as is (the caller keeps ownership), `false` disables, and
- * `undefined` falls back to the `JITMEM_JITDUMP` environment variable.
- * @returns the handle and whether the caller owns it (must close it), or `null`.
+ * `undefined` falls back to the `JITMEM_JITDUMP` environment variable. An explicit option that
+ * cannot be honoured throws; an environment variable that cannot be honoured (no perf on this
+ * OS, unwritable directory) only emits one process warning, so it never breaks a program.
+ * @returns the handle and whether the caller owns it (must `close()` it), or `null`.
+ *
+ * Allocator integration (what `JitAllocator` is expected to do):
+ * ```ts
+ * this._jitdump = resolveJitDump(options.jitdump);            // constructor
+ * this._jitdump?.dump.codeLoad(name, span.address + offset, bytes);  // after write / on function(…, { name })
+ * if (this._jitdump?.owned) this._jitdump.dump.close();      // close()
+ * ```
  */
 export function resolveJitDump(option: string | JitDump | false | undefined): { dump: JitDump; owned: boolean } | null {
   if (option === false) return null;
-  if (option instanceof JitDump) return { dump: option, owned: false };
+  if (option instanceof JitDump) {
+    if (option.closed) throw new JitError('InvalidState', 'jitdump handle is closed');
+    return { dump: option, owned: false };
+  }
   if (option === undefined) {
-    const d = JitDump.fromEnv();
-    return d ? { dump: d, owned: true } : null;
+    try {
+      const d = JitDump.fromEnv();
+      return d ? { dump: d, owned: true } : null;
+    } catch (e) {
+      if (!envWarned) {
+        envWarned = true;
+        process.emitWarning(`${JITDUMP_ENV} ignored: ${e instanceof Error ? e.message : String(e)}`, 'JitmemWarning');
+      }
+      return null;
+    }
   }
   if (typeof option === 'string') return { dump: JitDump.open(option), owned: true };
   throw new TypeError('jitdump must be a directory string, a JitDump, false or undefined');
+}
+
+/**
+ * Name recorded for code that was given none: `jit_0x<address>`.
+ */
+export function defaultCodeName(address: number): string {
+  return `jit_0x${address.toString(16)}`;
 }
 
 /** The parsed file header of a jitdump. */

@@ -151,6 +151,32 @@ describe.skipIf(!linux)('JitDump (Linux)', () => {
       else process.env.JITMEM_JITDUMP = saved;
     }
     expect(() => resolveJitDump(42 as never)).toThrow(TypeError);
+    expect(() => resolveJitDump(fromEnv)).toThrow(JitError); // closed handle
+  });
+
+  it('an unusable JITMEM_JITDUMP warns once instead of throwing; an explicit option throws', () => {
+    const file = path.join(root, 'not-a-dir');
+    fs.writeFileSync(file, 'x');
+    const saved = process.env.JITMEM_JITDUMP;
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      process.env.JITMEM_JITDUMP = path.join(file, 'sub');
+      expect(resolveJitDump(undefined)).toBeNull();
+      expect(resolveJitDump(undefined)).toBeNull();
+      expect(() => resolveJitDump(path.join(file, 'sub'))).toThrow();
+    } finally {
+      if (saved === undefined) delete process.env.JITMEM_JITDUMP;
+      else process.env.JITMEM_JITDUMP = saved;
+    }
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        process.off('warning', onWarning);
+        expect(warnings.filter((w) => w.startsWith('JITMEM_JITDUMP ignored'))).toHaveLength(1);
+        resolve();
+      }),
+    );
   });
 
   it('rejects bad arguments', () => {
