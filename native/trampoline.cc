@@ -11,6 +11,7 @@
 // passed as raw 64-bit slots. Unused trailing arguments are harmless: the caller cleans up.
 #include <node_api.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -40,10 +41,19 @@ struct FnData {
   uint8_t nargs = 0;
   uint8_t types[kMaxArgs] = {};
   uint8_t slot[kMaxArgs] = {};  // class index (SysV/AArch64) or position (Win64)
+  bool is64[kMaxArgs] = {};      // i64 / u64 / ptr: accept a BigInt
+  double lo[kMaxArgs] = {};      // integer bounds when given as a number
+  double hi[kMaxArgs] = {};
+  bool floatRet = false;
+  int winMask = 0;              // Win64: which of the first four positions are floats
   std::shared_ptr<Mapping> mapping;
   std::shared_ptr<Cell> cell;
+  const bool* mappingAlive = nullptr;  // raw views of the two liveness flags for the hot path
+  const bool* cellAlive = nullptr;
   int holders = 0;  // the sync and async JS functions; freed when both are collected
 };
+
+const bool kAlwaysAlive = true;
 
 // The machine-level argument vector.
 struct Regs {
@@ -116,19 +126,10 @@ inline double invokeFloat(const FnData& f, const Regs& r, int) {
 }
 #endif
 
-// Win64: which of the first four positions are floats.
-inline int floatMask(const FnData& f) {
-  int mask = 0;
-  for (int i = 0; i < f.nargs && i < 4; i++)
-    if (isFloat(f.types[i])) mask |= 1 << i;
-  return mask;
-}
-
 // The raw 64-bit return register contents (integer register, or the float register's bits).
 inline uint64_t invoke(const FnData& f, const Regs& r) {
-  int mask = floatMask(f);
-  if (isFloat(f.ret)) return doubleToBits(invokeFloat(f, r, mask));
-  return invokeInt(f, r, mask);
+  if (f.floatRet) return doubleToBits(invokeFloat(f, r, f.winMask));
+  return invokeInt(f, r, f.winMask);
 }
 
 inline void store(const FnData& f, Regs& r, int i, uint64_t bits) {
@@ -140,108 +141,138 @@ inline void store(const FnData& f, Regs& r, int i, uint64_t bits) {
 #endif
 }
 
-napi_value argError(napi_env env, const FnData& f, int i, const char* why) {
-  std::string msg = "argument " + std::to_string(i) + " (" + kTypeNames[f.types[i]] + ") " + why;
-  return throwJit(env, "InvalidArgument", msg);
+[[gnu::noinline]] bool pending(napi_env env) {
+  bool p = false;
+  napi_is_exception_pending(env, &p);
+  return p;
 }
 
-// Reads an integer argument given as a number (exact integer) or a BigInt, within [lo, hi].
-inline bool readInt(napi_env env, const FnData& f, int i, napi_value v, uint64_t* out) {
+// Error paths stay out of line so the hot loop stays small.
+[[gnu::noinline, gnu::cold]] bool argError(napi_env env, const FnData& f, int i, const char* why) {
+  throwJit(env, "InvalidArgument", "argument " + std::to_string(i) + " (" + kTypeNames[f.types[i]] + ") " + why);
+  return false;
+}
+[[gnu::noinline, gnu::cold]] bool argTypeError(napi_env env, const FnData& f, int i) {
   uint8_t t = f.types[i];
-  double d;
-  if (napi_get_value_double(env, v, &d) == napi_ok) {
-    double lo, hi;  // inclusive bounds exactly representable as doubles
-    switch (t) {
-      case kI8: lo = -128.0; hi = 127.0; break;
-      case kU8: lo = 0; hi = 255.0; break;
-      case kI16: lo = -32768.0; hi = 32767.0; break;
-      case kU16: lo = 0; hi = 65535.0; break;
-      case kI32: lo = -2147483648.0; hi = 2147483647.0; break;
-      case kU32: lo = 0; hi = 4294967295.0; break;
-      case kI64: lo = -9223372036854775808.0; hi = 9223372036854774784.0; break;  // largest double < 2^63
-      default: lo = 0; hi = 18446744073709549568.0; break;                        // largest double < 2^64
-    }
-    if (!(d >= lo && d <= hi)) {  // also rejects NaN
-      argError(env, f, i, d != d ? "must be an integer" : "is out of range");
-      return false;
-    }
-    // In range, so the conversion is defined; converting back tells whether d had a fraction.
-    uint64_t u = d < 0 ? static_cast<uint64_t>(static_cast<int64_t>(d)) : static_cast<uint64_t>(d);
-    double back = d < 0 ? static_cast<double>(static_cast<int64_t>(u)) : static_cast<double>(u);
-    if (back != d) {
-      argError(env, f, i, "must be an integer");
-      return false;
-    }
-    *out = u;
-    return true;
-  }
-  if (t == kI64 || t == kU64 || t == kPtr) {
-    bool lossless = false;
-    if (t == kI64) {
-      int64_t x;
-      if (napi_get_value_bigint_int64(env, v, &x, &lossless) == napi_ok) {
-        if (!lossless) return argError(env, f, i, "is out of range"), false;
-        *out = static_cast<uint64_t>(x);
-        return true;
-      }
-    } else {
-      uint64_t x;
-      if (napi_get_value_bigint_uint64(env, v, &x, &lossless) == napi_ok) {
-        if (!lossless) return argError(env, f, i, "is out of range"), false;
-        *out = x;
-        return true;
-      }
-    }
-    throwType(env, "argument " + std::to_string(i) + " (" + kTypeNames[t] + ") must be a number or a bigint");
-    return false;
-  }
-  throwType(env, "argument " + std::to_string(i) + " (" + kTypeNames[t] + ") must be a number");
+  const char* want = t == kBool ? "a boolean" : (t == kI64 || t == kU64 || t == kPtr) ? "a number or a bigint" : "a number";
+  throwType(env, "argument " + std::to_string(i) + " (" + kTypeNames[t] + ") must be " + want);
+  return false;
+}
+[[gnu::noinline, gnu::cold]] bool countError(napi_env env, const FnData& f, size_t argc) {
+  throwJit(env, "InvalidArgument", "expected " + std::to_string(f.nargs) + " argument(s), got " + std::to_string(argc));
   return false;
 }
 
-// Converts all JS arguments into registers; false with a pending exception on a bad argument.
-bool marshal(napi_env env, const FnData& f, size_t argc, const napi_value* argv, Regs& r) {
-  if (argc != f.nargs) {
-    throwJit(env, "InvalidArgument",
-             "expected " + std::to_string(f.nargs) + " argument(s), got " + std::to_string(argc));
+// Inclusive bounds, exactly representable as doubles, of each integer type given as a number.
+void boundsOf(uint8_t t, double* lo, double* hi) {
+  switch (t) {
+    case kI8: *lo = -128.0; *hi = 127.0; break;
+    case kU8: *lo = 0; *hi = 255.0; break;
+    case kI16: *lo = -32768.0; *hi = 32767.0; break;
+    case kU16: *lo = 0; *hi = 65535.0; break;
+    case kI32: *lo = -2147483648.0; *hi = 2147483647.0; break;
+    case kU32: *lo = 0; *hi = 4294967295.0; break;
+    case kI64: *lo = -9223372036854775808.0; *hi = 9223372036854774784.0; break;  // largest double < 2^63
+    default: *lo = 0; *hi = 18446744073709549568.0; break;                        // largest double < 2^64
+  }
+}
+
+// Narrows to the type and sign/zero-extends to 64 bits: Apple arm64 and clang-built callees rely
+// on the caller extending narrow arguments.
+inline uint64_t extend(uint8_t t, uint64_t bits) {
+  switch (t) {
+    case kI8: return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int8_t>(bits)));
+    case kU8: return bits & 0xFF;
+    case kI16: return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int16_t>(bits)));
+    case kU16: return bits & 0xFFFF;
+    case kI32: return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(bits)));
+    case kU32: return bits & 0xFFFFFFFFu;
+    default: return bits;
+  }
+}
+
+// An integer argument given as a number must be an exact integer within the type's range.
+inline bool intFromDouble(napi_env env, const FnData& f, int i, double d, uint64_t* out) {
+  if (!(d >= f.lo[i] && d <= f.hi[i]))  // also rejects NaN
+    return argError(env, f, i, d != d ? "must be an integer" : "is out of range");
+  // In range, so the conversion is defined; converting back tells whether d had a fraction.
+  if (d < 0) {
+    int64_t x = static_cast<int64_t>(d);
+    if (static_cast<double>(x) != d) return argError(env, f, i, "must be an integer");
+    *out = static_cast<uint64_t>(x);
+  } else {
+    uint64_t x = static_cast<uint64_t>(d);
+    if (static_cast<double>(x) != d) return argError(env, f, i, "must be an integer");
+    *out = x;
+  }
+  return true;
+}
+
+[[gnu::noinline]] bool intFromBigint(napi_env env, const FnData& f, int i, napi_value v, uint64_t* out) {
+  uint8_t t = f.types[i];
+  if (t != kI64 && t != kU64 && t != kPtr) return argTypeError(env, f, i);
+  bool lossless = false;
+  if (t == kI64) {
+    int64_t x;
+    if (napi_get_value_bigint_int64(env, v, &x, &lossless) != napi_ok) return argTypeError(env, f, i);
+    *out = static_cast<uint64_t>(x);
+  } else {
+    if (napi_get_value_bigint_uint64(env, v, out, &lossless) != napi_ok) return argTypeError(env, f, i);
+  }
+  return lossless || argError(env, f, i, "is out of range");
+}
+
+// A BigInt argument for a 64-bit type: true with the value, false (no exception) when v is not a
+// BigInt, false with a pending exception when it does not fit.
+inline bool bigintArg(napi_env env, const FnData& f, int i, napi_value v, uint64_t* out) {
+  bool lossless = false;
+  napi_status st;
+  if (f.types[i] == kI64) {
+    int64_t x;
+    st = napi_get_value_bigint_int64(env, v, &x, &lossless);
+    *out = static_cast<uint64_t>(x);
+  } else {
+    st = napi_get_value_bigint_uint64(env, v, out, &lossless);
+  }
+  if (st != napi_ok) return false;
+  if (!lossless) {
+    argError(env, f, i, "is out of range");
     return false;
   }
+  return true;
+}
+
+// Converts all JS arguments into registers; false with a pending exception on a bad argument.
+inline bool marshal(napi_env env, const FnData& f, size_t argc, const napi_value* argv, Regs& r) {
+  if (argc != f.nargs) return countError(env, f, argc);
   for (int i = 0; i < f.nargs; i++) {
     uint8_t t = f.types[i];
     uint64_t bits;
-    if (t == kF64 || t == kF32) {
-      double d;
-      if (napi_get_value_double(env, argv[i], &d) != napi_ok) {
-        throwType(env, "argument " + std::to_string(i) + " (" + kTypeNames[t] + ") must be a number");
-        return false;
-      }
-      if (t == kF64) {
-        bits = doubleToBits(d);
-      } else {
-        float x = static_cast<float>(d);  // the callee reads the low 32 bits of the register
-        uint32_t fb;
-        std::memcpy(&fb, &x, 4);
-        bits = fb;
-      }
-    } else if (t == kBool) {
+    if (t == kBool) {
       bool b;
-      if (napi_get_value_bool(env, argv[i], &b) != napi_ok) {
-        throwType(env, "argument " + std::to_string(i) + " (bool) must be a boolean");
+      if (napi_get_value_bool(env, argv[i], &b) != napi_ok) return argTypeError(env, f, i);
+      bits = b;
+    } else if (f.is64[i] && bigintArg(env, f, i, argv[i], &bits)) {
+      // 64-bit integers usually arrive as BigInt: try that first, numbers below.
+    } else if (f.is64[i] && pending(env)) {
+      return false;
+    } else {
+      double d;
+      if (napi_get_value_double(env, argv[i], &d) == napi_ok) {
+        if (t == kF64) {
+          bits = doubleToBits(d);
+        } else if (t == kF32) {
+          float x = static_cast<float>(d);  // the callee reads the low 32 bits of the register
+          uint32_t fb;
+          std::memcpy(&fb, &x, 4);
+          bits = fb;
+        } else if (!intFromDouble(env, f, i, d, &bits)) {
+          return false;
+        }
+      } else if (!intFromBigint(env, f, i, argv[i], &bits)) {
         return false;
       }
-      bits = b ? 1 : 0;
-    } else {
-      if (!readInt(env, f, i, argv[i], &bits)) return false;
-      // Sign/zero-extend to 64 bits: Apple arm64 and clang rely on the caller extending narrow args.
-      switch (t) {
-        case kI8: bits = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int8_t>(bits))); break;
-        case kU8: bits &= 0xFF; break;
-        case kI16: bits = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int16_t>(bits))); break;
-        case kU16: bits &= 0xFFFF; break;
-        case kI32: bits = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(bits))); break;
-        case kU32: bits &= 0xFFFFFFFFu; break;
-        default: break;
-      }
+      bits = extend(t, bits);
     }
     store(f, r, i, bits);
   }
@@ -251,7 +282,7 @@ bool marshal(napi_env env, const FnData& f, size_t argc, const napi_value* argv,
 napi_value toJs(napi_env env, uint8_t t, uint64_t bits) {
   napi_value v = nullptr;
   switch (t) {
-    case kVoid: napi_get_undefined(env, &v); break;
+    case kVoid: break;  // a null result reads as undefined in JS
     case kBool: napi_get_boolean(env, (bits & 0xFF) != 0, &v); break;
     case kI8: napi_create_int32(env, static_cast<int8_t>(bits), &v); break;
     case kU8: napi_create_uint32(env, static_cast<uint8_t>(bits), &v); break;
@@ -274,23 +305,32 @@ napi_value toJs(napi_env env, uint8_t t, uint64_t bits) {
   return v;
 }
 
-inline bool liveOrThrow(napi_env env, const FnData& f) {
-  if (f.mapping->alive && (!f.cell || f.cell->alive)) return true;
-  throwJit(env, "InvalidState", "the function's memory has been released");
-  return false;
+[[gnu::noinline, gnu::cold]] napi_value releasedError(napi_env env) {
+  return throwJit(env, "InvalidState", "the function's memory has been released");
 }
 
+inline bool live(const FnData& f) { return *f.mappingAlive && *f.cellAlive; }
+
+// One callback per argument count, so a single napi_get_cb_info with a fixed capacity (one more
+// than the signature takes, to detect surplus arguments) fetches everything.
+template <int N>
 napi_value CallSync(napi_env env, napi_callback_info info) {
-  size_t argc = kMaxArgs;
-  napi_value argv[kMaxArgs];
+  napi_value argv[N + 1];
+  size_t argc = N + 1;
   void* data;
   napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
   const FnData& f = *static_cast<FnData*>(data);
-  if (!liveOrThrow(env, f)) return nullptr;
+  if (!live(f)) return releasedError(env);
   Regs r;
   if (!marshal(env, f, argc, argv, r)) return nullptr;
   return toJs(env, f.ret, invoke(f, r));
 }
+
+template <int... N>
+constexpr std::array<napi_callback, sizeof...(N)> makeCallTable(std::integer_sequence<int, N...>) {
+  return {{&CallSync<N>...}};
+}
+constexpr auto kCallSync = makeCallTable(std::make_integer_sequence<int, kMaxArgs + 1>{});
 
 // One fn.async(...) call: arguments marshalled on the JS thread, code run on the thread pool.
 struct AsyncCall {
@@ -342,13 +382,13 @@ struct AsyncHolder {
 };
 
 napi_value CallAsyncEntry(napi_env env, napi_callback_info info) {
-  size_t argc = kMaxArgs;
-  napi_value argv[kMaxArgs];
+  size_t argc = kMaxArgs + 1;
+  napi_value argv[kMaxArgs + 1];
   void* data;
   napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
   AsyncHolder* h = static_cast<AsyncHolder*>(data);
   FnData* f = h->fn;
-  if (!liveOrThrow(env, *f)) return nullptr;
+  if (!live(*f)) return releasedError(env);
   std::unique_ptr<AsyncCall> c(new AsyncCall());
   if (!marshal(env, *f, argc, argv, c->regs)) return nullptr;
   napi_value selfFn = nullptr;
@@ -427,11 +467,19 @@ napi_value MakeFunction(napi_env env, napi_callback_info info) {
     f->cell = it->second;
   }
   f->mapping = m;
+  f->mappingAlive = &m->alive;
+  f->cellAlive = f->cell ? &f->cell->alive : &kAlwaysAlive;
+  f->floatRet = isFloat(f->ret);
+  for (int i = 0; i < f->nargs; i++) {
+    boundsOf(f->types[i], &f->lo[i], &f->hi[i]);
+    f->is64[i] = f->types[i] == kI64 || f->types[i] == kU64 || f->types[i] == kPtr;
+    if (i < 4 && isFloat(f->types[i])) f->winMask |= 1 << i;
+  }
   f->holders = 2;
   FnData* raw = f.release();
 
   napi_value syncFn, asyncFn, result;
-  napi_create_function(env, "jitFunction", NAPI_AUTO_LENGTH, CallSync, raw, &syncFn);
+  napi_create_function(env, "jitFunction", NAPI_AUTO_LENGTH, kCallSync[raw->nargs], raw, &syncFn);
   napi_add_finalizer(env, syncFn, raw, releaseFnData, nullptr, nullptr);
   AsyncHolder* h = new AsyncHolder{raw, nullptr};
   napi_create_function(env, "jitFunctionAsync", NAPI_AUTO_LENGTH, CallAsyncEntry, h, &asyncFn);
