@@ -8,3 +8,15 @@ export { VirtMem, Mapping, DualMapping, MemoryFlags, MAX_MAPPING_SIZE } from './
 export type { Access, Capabilities, DualMappingBacking, HardenedRuntimeInfo, MappingView, VirtMemInfo } from './virtmem';
 export { makeFunction } from './function';
 export type { JitFunction, Signature, ValueType } from './function';
+export { JitAllocator, JitAllocatorClient, Span } from './allocator';
+export type {
+  AllocOptions,
+  WriteCallback,
+  SpanFlags,
+  JitAllocatorOptions,
+  ResolvedJitAllocatorOptions,
+  FlushPolicy,
+  JitAllocatorStatistics,
+  JitAllocatorClientStatistics,
+} from './allocator';
+export { JitDump } from './jitdump';
