@@ -47,3 +47,18 @@ prebuild_name() {
   esac
 }
 TARGETS_ALL=(linux-x64 linux-arm64 win32-x64 darwin-x64 darwin-arm64)
+
+# Identity of what a build compiles: native sources, binding.gyp, the build script, the Node headers.
+source_stamp() {
+  (cd "$ROOT" && cat native/* binding.gyp scripts/cross/build.sh scripts/cross/common.sh scripts/cross/vmcheck.cc 2>/dev/null; echo "$NAPI_VERSION") | sha256sum | cut -c1-16
+}
+# Builds <target> [vmcheck] unless the output matches the current sources.
+build_if_needed() {
+  local target="$1" what="${2:-addon}" stamp
+  stamp="$(source_stamp)"
+  local f="$OUT/$target/.stamp-$what"
+  if [ "$(cat "$f" 2>/dev/null)" = "$stamp" ]; then log "up to date: $target $what"; return 0; fi
+  bash "$ROOT/scripts/cross/build.sh" "$target" "$what"
+  echo "$stamp" > "$f"
+}
+counts_from_log() { grep -Eo '[0-9]+ passed, [0-9]+ failed' "$1" | tail -1; }
