@@ -8,14 +8,20 @@ const dist = path.join(__dirname, '..', 'dist', 'allocator', 'index.js');
 const prelude = `
 const { JitAllocator } = require(${JSON.stringify(dist)});
 const fs = require('fs');
-const mapped = (a) => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').some((l) => {
-  const [lo, hi] = (l.split(' ')[0] || '').split('-').map((h) => parseInt(h, 16));
-  return a >= lo && a < hi;
-});
+const ranges = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter(Boolean)
+  .map((l) => l.split(' ')[0].split('-').map((h) => parseInt(h, 16)));
+const inRanges = (r, a) => r.some(([lo, hi]) => a >= lo && a < hi);
+// every / some over addresses, one read of /proc/self/maps per call
+const mapped = { all: (as) => { const r = ranges(); return as.every((a) => inRanges(r, a)); },
+                 any: (as) => { const r = ranges(); return as.some((a) => inRanges(r, a)); } };
 `;
 
-function child(code: string): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, ['--expose-gc', '-e', prelude + code], { encoding: 'utf8', timeout: 60_000 });
+function child(code: string, env: Record<string, string> = {}): { status: number | null; out: string } {
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', prelude + code], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
   return { status: r.status, out: (r.stdout ?? '') + (r.stderr ?? '') };
 }
 
@@ -25,9 +31,9 @@ describe.runIf(process.platform === 'linux')('allocator lifetime (child processe
       const jit = new JitAllocator();
       const addrs = [];
       for (let i = 0; i < 5000; i++) addrs.push(jit.alloc(200).address);
-      if (!addrs.every(mapped)) throw new Error('not mapped');
+      if (!mapped.all(addrs)) throw new Error('not mapped');
       jit.close();
-      if (addrs.some(mapped)) throw new Error('still mapped after close');
+      if (mapped.any(addrs)) throw new Error('still mapped after close');
       console.log('ok');
     `);
     expect(r.out).toContain('ok');
@@ -42,13 +48,13 @@ describe.runIf(process.platform === 'linux')('allocator lifetime (child processe
         for (let i = 0; i < 3000; i++) addrs.push(jit.alloc(64 << (i % 3)).address);
         jit.alloc(64).rx; // a Buffer, so the mapping has a materialized view too
       })();
-      if (!addrs.every(mapped)) throw new Error('not mapped');
+      if (!mapped.all(addrs)) throw new Error('not mapped');
       (async () => {
-        for (let i = 0; i < 50 && addrs.some(mapped); i++) {
+        for (let i = 0; i < 50 && mapped.any(addrs); i++) {
           gc();
           await new Promise((r) => setTimeout(r, 10));
         }
-        if (addrs.some(mapped)) throw new Error('still mapped after GC');
+        if (mapped.any(addrs)) throw new Error('still mapped after GC');
         console.log('ok');
       })().catch((e) => { console.error(e); process.exit(1); });
     `);
@@ -72,16 +78,45 @@ describe.runIf(process.platform === 'linux')('allocator lifetime (child processe
       let addrs;
       w.on('message', (a) => {
         addrs = a;
-        if (!addrs.every(mapped)) { console.error('not mapped'); process.exit(1); }
+        if (!mapped.all(addrs)) { console.error('not mapped'); process.exit(1); }
         w.postMessage('exit');
       });
       w.on('exit', () => {
         setTimeout(() => {
-          if (!addrs || addrs.some(mapped)) { console.error('still mapped after worker exit'); process.exit(1); }
+          if (!addrs || mapped.any(addrs)) { console.error('still mapped after worker exit'); process.exit(1); }
           console.log('ok');
         }, 50);
       });
     `);
+    expect(r.out).toContain('ok');
+    expect(r.status).toBe(0);
+  });
+
+  it('without external buffers (Electron mode) spans have no Buffers but write() and functions work', () => {
+    const r = child(
+      `
+      const jit = new JitAllocator();
+      const s = jit.alloc(64);
+      if (s.rx !== null || s.rw !== null || s.isDirectlyWritable) throw new Error('buffers in Electron mode');
+      const code = process.arch === 'arm64'
+        ? Buffer.from(new Uint32Array([0x52800000 | (77 << 5), 0xd65f03c0]).buffer)
+        : Buffer.from([0xb8, 77, 0, 0, 0, 0xc3]);
+      jit.write(s, code);
+      const f = jit.function(s, { args: [], returns: 'i32' });
+      if (process.arch === 'x64' || process.arch === 'arm64') { if (f() !== 77) throw new Error('bad result'); }
+      const t = jit.alloc(256);
+      jit.write(t, (rw) => { code.copy(rw); return 64; });
+      if (t.size !== 64) throw new Error('callback shrink');
+      if (process.arch === 'x64' || process.arch === 'arm64') { if (jit.function(t, { args: [], returns: 'i32' })() !== 77) throw new Error('bad callback write'); }
+      jit.release(s);
+      let threw = false;
+      try { f(); } catch (e) { threw = e.code === 'InvalidState'; }
+      if (!threw) throw new Error('function alive after release');
+      jit.close();
+      console.log('ok');
+    `,
+      { JITMEM_NO_EXTERNAL_BUFFERS: '1' },
+    );
     expect(r.out).toContain('ok');
     expect(r.status).toBe(0);
   });
