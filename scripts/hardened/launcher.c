@@ -18,10 +18,12 @@
  *
  * Then it execs node with --jitless (V8 cannot run with a JIT under these rules) and appends
  * --jitless to NODE_OPTIONS, so node processes spawned from there (which inherit the filter)
- * are jitless too.
+ * are jitless too. (--no-expose-wasm is passed too: with --jitless in NODE_OPTIONS, node 20 prints
+ * "Warning: disabling flag --expose_wasm due to conflicting flags" unless the command line says
+ * it; node children started with NODE_OPTIONS only still print that warning, as on a real host.)
  *
  * Usage:
- *   launcher [node args...]          exec $JITMEM_REAL_NODE --jitless [node args...]
+ *   launcher [node args...]          exec $JITMEM_REAL_NODE --jitless --no-expose-wasm [node args...]
  *                                    (this is how vitest starts its workers when
  *                                    process.execPath is the launcher: execArgv + entry point;
  *                                    all fds, e.g. the IPC channel, are kept)
@@ -199,12 +201,13 @@ int main(int argc, char** argv) {
   if (!node || !*node) node = JITMEM_DEFAULT_NODE;
   add_jitless_to_node_options();
 
-  char** nargv = calloc((size_t)argc + 2, sizeof(char*));
+  char** nargv = calloc((size_t)argc + 3, sizeof(char*));
   if (!nargv) die("calloc");
   nargv[0] = (char*)node;
   nargv[1] = (char*)"--jitless";
-  for (int i = 1; i < argc; i++) nargv[i + 1] = argv[i];
-  nargv[argc + 1] = NULL;
+  nargv[2] = (char*)"--no-expose-wasm";
+  for (int i = 1; i < argc; i++) nargv[i + 2] = argv[i];
+  nargv[argc + 2] = NULL;
   if (verbose) {
     fprintf(stderr, "jitmem-hardened-launcher: exec");
     for (int i = 0; nargv[i]; i++) fprintf(stderr, " %s", nargv[i]);

@@ -26,7 +26,8 @@
 #
 # Usage: bash scripts/hardened/run.sh [MODE...] [-- extra vitest args]
 #   e.g. npm run test:hardened -- noshm -- test/virtmem.test.ts
-# Output: a summary per mode at the end; full logs and JSON reports in build-hardened/results/.
+# Output: a summary per mode at the end; full logs and JSON reports in build-hardened/runs/<time>-<pid>/
+# (build-hardened/latest points at the newest run; concurrent runs do not disturb each other).
 # Exit status: 0 only if every requested mode passed its self-check and its whole test run.
 # Requires Linux x86_64/aarch64, cc, and root (or unprivileged user namespaces) for noshm;
 # missing tools are installed with apt-get when possible. Safe to run repeatedly.
@@ -35,7 +36,7 @@ set -uo pipefail
 ALL_MODES=(eacces eperm nomemfd noshm)
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUT="$ROOT/build-hardened" # not build/: node-gyp rebuild wipes that
-RES="$OUT/results"
+RES="${JITMEM_HARDENED_RESULTS:-}" # set by the outer run for the namespace re-entry
 SELF="$ROOT/scripts/hardened/run.sh"
 
 say() { printf '\033[1m[hardened]\033[0m %s\n' "$*"; }
@@ -176,16 +177,19 @@ fi
 # ---------------------------------------------------------------------------------------------
 # Build the launcher and the probe (always rebuilt: it takes a moment and tracks the node path).
 # ---------------------------------------------------------------------------------------------
-mkdir -p "$OUT" "$RES"
-rm -f "$RES"/*.status "$RES"/*.json "$RES"/*.log
+RES="$OUT/runs/$(date -u +%Y%m%dT%H%M%S)-$$"
+mkdir -p "$RES"
+ln -sfn "runs/$(basename "$RES")" "$OUT/latest.tmp.$$" && mv -Tf "$OUT/latest.tmp.$$" "$OUT/latest"
+# keep the 10 newest runs
+ls -1d "$OUT"/runs/*/ 2>/dev/null | sort | head -n -10 | xargs -r rm -rf
 CFLAGS=(-O2 -Wall -Wextra -Werror)
-cc "${CFLAGS[@]}" -DJITMEM_DEFAULT_NODE="\"$REAL_NODE\"" -o "$OUT/launcher.tmp" "$ROOT/scripts/hardened/launcher.c" \
-  && mv -f "$OUT/launcher.tmp" "$OUT/launcher" || die "building the launcher failed"
-cc "${CFLAGS[@]}" -o "$OUT/probe.tmp" "$ROOT/scripts/hardened/probe.c" -lrt \
-  && mv -f "$OUT/probe.tmp" "$OUT/probe" || die "building the probe failed"
-say "built $OUT/launcher (execs $REAL_NODE) and $OUT/probe"
+cc "${CFLAGS[@]}" -DJITMEM_DEFAULT_NODE="\"$REAL_NODE\"" -o "$OUT/launcher.tmp.$$" "$ROOT/scripts/hardened/launcher.c" \
+  && mv -f "$OUT/launcher.tmp.$$" "$OUT/launcher" || die "building the launcher failed"
+cc "${CFLAGS[@]}" -o "$OUT/probe.tmp.$$" "$ROOT/scripts/hardened/probe.c" -lrt \
+  && mv -f "$OUT/probe.tmp.$$" "$OUT/probe" || die "building the probe failed"
+say "built $OUT/launcher (execs $REAL_NODE) and $OUT/probe; results in $RES"
 
-export JITMEM_REAL_NODE="$REAL_NODE" JITMEM_HARDENED_PROBE="$OUT/probe"
+export JITMEM_REAL_NODE="$REAL_NODE" JITMEM_HARDENED_PROBE="$OUT/probe" JITMEM_HARDENED_RESULTS="$RES"
 "$OUT/probe" --baseline
 
 # ---------------------------------------------------------------------------------------------
