@@ -23,6 +23,14 @@ export interface AllocOptions {
 /** Callback of the write scope: gets a writable Buffer; may return the new (smaller) size. */
 export type WriteCallback = (rw: Buffer, span: Span) => number | void;
 
+/** Result of `_locate` (one reused object per allocator). @internal */
+export interface Located {
+  block: Block;
+  start: number;
+  end: number;
+  span: Span | null;
+}
+
 /** Largest single request (asmjit: UINT32_MAX / 2). */
 const MAX_REQUEST = 0x7fffffff;
 
@@ -76,6 +84,7 @@ export class JitAllocator implements SpanOwner {
   private readonly _materialized = new Map<number, Span>();
   /** @internal */ readonly _clients = new Set<JitAllocatorClient>();
   private readonly _flushNeeded: boolean;
+  private readonly _loc: Located = { block: null as unknown as Block, start: 0, end: 0, span: null };
 
   /** Creates an allocator. Invalid options throw (TypeError for wrong types, JitError otherwise). */
   constructor(options?: JitAllocatorOptions) {
@@ -265,7 +274,7 @@ export class JitAllocator implements SpanOwner {
    * Resolves a span argument to its block and granule range; throws (without side effects) for an
    * unknown, interior, released or stale span. @internal
    */
-  _locate(x: Span | number, what: string): { block: Block; start: number; end: number; span: Span | null } {
+  _locate(x: Span | number, what: string): Located {
     if (this._closed) throw new JitError('InvalidState', 'JitAllocator is closed');
     let span: Span | null = null;
     let address: number;
@@ -297,7 +306,13 @@ export class JitAllocator implements SpanOwner {
     const end = findSet(block.stop, start, block.areaSize) + 1;
     if (span !== null && span._size !== (end - start) * gran)
       throw new JitError('InvalidState', `${what}: the span is stale (released and its memory reused)`);
-    return { block, start, end, span };
+    // One reused result object: release() must not allocate.
+    const loc = this._loc;
+    loc.block = block;
+    loc.start = start;
+    loc.end = end;
+    loc.span = span;
+    return loc;
   }
 
   /** The live span that contains `address` (any interior address), or null. */
@@ -335,8 +350,10 @@ export class JitAllocator implements SpanOwner {
    */
   release(spanOrAddress: Span | number): void {
     const loc = this._locate(spanOrAddress, 'release');
-    this._checkNoClient(loc.block.rx + loc.start * loc.block.pool.granularity, loc.span, 'release');
-    this._release(loc.block, loc.start, loc.end, loc.span);
+    const span = loc.span;
+    if (this._clients.size !== 0 || (span !== null && span._client !== null))
+      this._checkNoClient(loc.block.rx + loc.start * loc.block.pool.granularity, span, 'release');
+    this._release(loc.block, loc.start, loc.end, span);
   }
 
   /** @internal */

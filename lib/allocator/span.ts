@@ -29,20 +29,25 @@ export interface SpanOwner {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Span state that most spans never need. @internal */
+interface SpanExtra {
+  rx: Buffer | null;
+  rw: Buffer | null;
+  cell: number;
+  materialized: boolean;
+  client: object | null;
+}
+
 /** A live allocation of executable memory. Obtain one from `jit.alloc()`; never construct it. */
 export class Span {
   /** @internal */ _owner: SpanOwner;
   /** @internal */ _block: Block;
   /** @internal first granule */ _start: number;
   /** @internal size in bytes (granularity-rounded) */ _size: number;
-  /** @internal */ _rx: Buffer | null = null;
-  /** @internal */ _rw: Buffer | null = null;
-  /** @internal liveness cell id (0 = none) */ _cell = 0;
+  /** @internal allocator epoch at creation */ _epoch: number;
   /** @internal */ _released = false;
   /** @internal */ _clean = true;
-  /** @internal registered in the allocator's materialized map */ _materialized = false;
-  /** @internal owning client, if any */ _client: object | null = null;
-  /** @internal allocator epoch at creation */ _epoch: number;
+  /** @internal rarely used state, created on demand (keeps alloc() cheap) */ _x: SpanExtra | null = null;
 
   /** @internal */
   constructor(owner: SpanOwner, block: Block, start: number, size: number) {
@@ -51,6 +56,40 @@ export class Span {
     this._start = start;
     this._size = size;
     this._epoch = owner.epoch;
+  }
+
+  /** @internal */ get _rx(): Buffer | null {
+    return this._x === null ? null : this._x.rx;
+  }
+  /** @internal */ set _rx(v: Buffer | null) {
+    this._ext().rx = v;
+  }
+  /** @internal */ get _rw(): Buffer | null {
+    return this._x === null ? null : this._x.rw;
+  }
+  /** @internal */ set _rw(v: Buffer | null) {
+    this._ext().rw = v;
+  }
+  /** @internal liveness cell id (0 = none) */ get _cell(): number {
+    return this._x === null ? 0 : this._x.cell;
+  }
+  /** @internal */ set _cell(v: number) {
+    this._ext().cell = v;
+  }
+  /** @internal registered in the allocator's materialized map */ get _materialized(): boolean {
+    return this._x !== null && this._x.materialized;
+  }
+  /** @internal */ set _materialized(v: boolean) {
+    this._ext().materialized = v;
+  }
+  /** @internal owning client, if any */ get _client(): object | null {
+    return this._x === null ? null : this._x.client;
+  }
+  /** @internal */ set _client(v: object | null) {
+    this._ext().client = v;
+  }
+  private _ext(): SpanExtra {
+    return this._x ?? (this._x = { rx: null, rw: null, cell: 0, materialized: false, client: null });
   }
 
   /** True once released (by release, shrink to 0, reset, close or the owning client's dispose). */
@@ -134,9 +173,11 @@ export class Span {
   /** Detaches Buffers made over this span (release, shrink). @internal */
   _detach(): void {
     const backend = this._owner.backend;
-    const rx = this._rx;
-    const rw = this._rw;
-    this._rx = this._rw = null;
+    const x = this._x;
+    if (x === null) return;
+    const rx = x.rx;
+    const rw = x.rw;
+    x.rx = x.rw = null;
     if (rx) backend.detach(rx);
     if (rw && rw !== rx) backend.detach(rw);
   }
