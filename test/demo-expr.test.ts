@@ -159,6 +159,7 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 const HARNESS_SRC = path.join(__dirname, '..', 'examples', 'expr-jit', 'abi-check', 'harness.c');
 
 function has(cmd: string): boolean {
+  if (process.platform === 'win32') return false;
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
@@ -166,6 +167,15 @@ function buildHarness(cc: string, out: string, extra: string[] = []): string | n
   if (!has(cc)) return null;
   const r = spawnSync(cc, ['-O2', ...extra, '-o', out, HARNESS_SRC], { encoding: 'utf8' });
   return r.status === 0 ? out : null;
+}
+
+/** Whether `runner` really executes `target` code: `x*2+1` at x=20 must give 41. */
+function harnessWorks(target: TargetName, runner: string[]): boolean {
+  const file = path.join(work, `preflight-${target}.bin`);
+  fs.writeFileSync(file, emit(parse('x*2+1'), target).bytes);
+  const abi = { 'x64-sysv': 'sysv', 'x64-win64': 'win64', arm64: 'aapcs64' }[target];
+  const r = spawnSync(runner[0]!, [...runner.slice(1), file, abi, '8'], { input: `${bits(20)}\n`, encoding: 'utf8', timeout: 60_000 });
+  return r.status === 0 && r.stdout.trim() === bits(41);
 }
 
 const bits = (x: number) => {
@@ -201,16 +211,17 @@ function checkAbi(target: TargetName, runner: string[], programs: number, seed: 
 }
 
 describe('generated code runs bit-exactly under every calling convention (C harness)', () => {
-  const native = process.arch === 'x64' ? buildHarness('cc', path.join(work, 'harness')) : null;
-  const onX64 = process.arch === 'x64';
-  if (!onX64) console.warn('[demo-expr] x64 System V / Windows x64 harness skipped: host is not x64');
-  else if (!native) console.warn('[demo-expr] x64 harness skipped: no C compiler (cc)');
+  // A harness built by this machine's cc must really run x64 code (not so under emulation, where
+  // process.arch is the emulated one).
+  let native = process.arch === 'x64' ? buildHarness('cc', path.join(work, 'harness')) : null;
+  if (native && !harnessWorks('x64-sysv', [native])) native = null;
+  if (!native) console.warn('[demo-expr] x64 System V / Windows x64 harness SKIPPED: needs an x64 Linux host with cc');
 
-  it.skipIf(!native)('x64 System V', () => {
+  it.skipIf(!native)('x64 System V', { timeout: 300_000 }, () => {
     expect(checkAbi('x64-sysv', [native!], 120, 1)).toBe(3000);
   });
 
-  it.skipIf(!native)('Windows x64 (ms_abi: xmm0-3, then the stack; xmm6/xmm7 callee-saved)', () => {
+  it.skipIf(!native)('Windows x64 (ms_abi: xmm0-3, then the stack; xmm6/xmm7 callee-saved)', { timeout: 300_000 }, () => {
     expect(checkAbi('x64-win64', [native!], 120, 2)).toBe(3000);
   });
 
@@ -220,9 +231,10 @@ describe('generated code runs bit-exactly under every calling convention (C harn
     if (h) a64Runner = [h];
   } else if (has('qemu-aarch64')) {
     const h = buildHarness('aarch64-linux-gnu-gcc', path.join(work, 'harness-a64'), ['-static']);
-    // qemu-user needs RWX memory for its own JIT: under the hardened launcher it cannot start.
-    if (h && spawnSync('qemu-aarch64', [h], { stdio: 'ignore' }).status === 2) a64Runner = ['qemu-aarch64', h];
+    if (h) a64Runner = ['qemu-aarch64', h];
   }
+  // qemu-user needs RWX memory for its own JIT: under the hardened launcher it cannot start.
+  if (a64Runner && !harnessWorks('arm64', a64Runner)) a64Runner = null;
   if (!a64Runner) {
     console.warn(
       '[demo-expr] AArch64 harness skipped: needs an arm64 host, or aarch64-linux-gnu-gcc + qemu-user ' +
@@ -230,7 +242,7 @@ describe('generated code runs bit-exactly under every calling convention (C harn
     );
   }
 
-  it.skipIf(!a64Runner)('AArch64 (AAPCS64: d0-d7)', () => {
+  it.skipIf(!a64Runner)('AArch64 (AAPCS64: d0-d7)', { timeout: 300_000 }, () => {
     expect(checkAbi('arm64', a64Runner!, process.arch === 'arm64' ? 120 : 40, 3)).toBe(process.arch === 'arm64' ? 3000 : 1000);
   });
 });

@@ -106,12 +106,12 @@ describe('npm run demo (examples/dist/expr-jit/main.js)', () => {
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'examples')], {
       stdio: 'pipe',
     });
-  }, 120_000);
+  }, 600_000);
 
   const run = (args: string[]) =>
-    spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, JITMEM_JITDUMP: '' } });
+    spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 540_000, env: { ...process.env, JITMEM_JITDUMP: '' } });
 
-  it('runs, checks every result bit-exactly, and prints timings, churn, statistics and the strategy', () => {
+  it('runs, checks every result bit-exactly, and prints timings, churn, statistics and the strategy', { timeout: 600_000 }, () => {
     const r = run(['--quick', '--expr', 'u*v - w', '--jitdump', path.join(work, 'demo-dump')]);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const out = r.stdout;
@@ -140,6 +140,10 @@ describe('npm run demo (examples/dist/expr-jit/main.js)', () => {
       expect(out).toContain('jitdump    not written: this build of jitmem does not export JitDump');
       return;
     }
+    if (process.platform !== 'linux') {
+      expect(out).toMatch(/jitdump +not written: .*FeatureNotEnabled|jitdump +not written: .*perf/);
+      return;
+    }
     expect(out).toMatch(/jitdump +\/.*jit-\d+\.dump/);
     const dumpFile = path.join(work, 'demo-dump', `jit-${r.pid}.dump`);
     const recs = parseJitDump(fs.readFileSync(dumpFile)).records;
@@ -147,7 +151,7 @@ describe('npm run demo (examples/dist/expr-jit/main.js)', () => {
     expect(recs.some((x) => x.name === 'expr: x*x + 3*y - 2/(z+1)')).toBe(true);
   });
 
-  it('exits non-zero on bad arguments and bad expressions', () => {
+  it('exits non-zero on bad arguments and bad expressions', { timeout: 300_000 }, () => {
     const bad = run(['--frobnicate']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('unknown option --frobnicate');

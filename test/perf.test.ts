@@ -16,6 +16,10 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 function perfUnavailable(): string | null {
   if (process.platform !== 'linux') return `perf is Linux-only (platform ${process.platform})`;
   if (process.arch !== 'x64' && process.arch !== 'arm64') return `no hot-loop code for ${process.arch}`;
+  // Under qemu-user (the cross suite) process.arch is the emulated CPU; samples would land in qemu.
+  const machine = spawnSync('uname', ['-m'], { encoding: 'utf8' }).stdout?.trim();
+  const hostArch = { x86_64: 'x64', aarch64: 'arm64' }[machine ?? ''] ?? machine;
+  if (hostArch && hostArch !== process.arch) return `emulated ${process.arch} on a ${machine} host: perf would profile the emulator`;
   const v = spawnSync('perf', ['--version'], { encoding: 'utf8' });
   if (v.error || v.status !== 0) return 'perf is not installed (apt-get install linux-perf)';
   const probe = path.join(work, 'probe.data');

@@ -175,7 +175,14 @@ function printStats(title: string, jit: JitAllocator): void {
 export function runDemo(o: DemoOptions): number {
   const target = targetFor();
   const jit = new JitAllocator();
-  const dump = o.jitdump ? openJitDump(o.jitdump) : null;
+  let dump: JitDumpLike | null = null;
+  let dumpError = '';
+  try {
+    dump = o.jitdump ? openJitDump(o.jitdump) : null;
+    if (o.jitdump && !dump) dumpError = 'this build of jitmem does not export JitDump';
+  } catch (e) {
+    dumpError = e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : String(e);
+  }
   const ejit = new ExpressionJit(jit, target, dump);
   const rng = new Random(o.seed);
   const mismatches: Mismatch[] = [];
@@ -186,7 +193,7 @@ export function runDemo(o: DemoOptions): number {
   console.log(`  code       ${target === 'arm64' ? 'AArch64 (AAPCS64: arguments in d0-d7)' : target === 'x64-win64' ? 'x64 SSE2, Windows x64 convention (xmm0-3, then stack)' : 'x64 SSE2, System V convention (xmm0-7)'}`);
   console.log(`  memory     ${strategyOf(jit)}`);
   if (dump) console.log(`  jitdump    ${dump.path}`);
-  else if (o.jitdump) console.log('  jitdump    not written: this build of jitmem does not export JitDump');
+  else if (o.jitdump) console.log(`  jitdump    not written: ${dumpError}`);
   console.log('');
 
   // 1. The sample expressions.
