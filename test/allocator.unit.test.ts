@@ -61,6 +61,13 @@ describe('bit-vector', () => {
           if (ok) want = s;
         }
         expect(bv.findWindow(v, from, wEnd, len, n)).toBe(want);
+        let best = 0;
+        for (let s = from; s < wEnd; s++) {
+          let l = 0;
+          while (s + l < len && !bits[s + l] && l < n) l++;
+          if (l > best) best = l;
+        }
+        expect(bv.maxWindow(v, from, wEnd, len, n)).toBe(best);
       }),
       { numRuns: 2000 },
     );

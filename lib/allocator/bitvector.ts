@@ -186,3 +186,47 @@ export function findWindow(bv: Uint32Array, from: number, end: number, area: num
     f = ~bv[w];
   }
 }
+
+/**
+ * Longest clear run that starts in `[from, end)` (measured from its start, or from `from` for a run
+ * that began earlier; it may run past `end`), capped at `cap`. Word-parallel: one shift-and per
+ * bit of the longest run inside each word. `end` and `area` must be multiples of 32.
+ * @internal
+ */
+export function maxWindow(bv: Uint32Array, from: number, end: number, area: number, cap: number): number {
+  let w = from >>> 5;
+  const lastW = (end - 1) >>> 5;
+  const areaW = area >>> 5;
+  let f = ~bv[w] & (-1 << (from & 31));
+  let run = 0;
+  let best = 0;
+  for (;;) {
+    if (run > 0) {
+      const t = f === -1 ? 32 : ctz32(~f);
+      if (t === 32) {
+        run += 32;
+        if (run >= cap) return cap;
+        if (++w >= areaW) return run > best ? run : best;
+        f = ~bv[w];
+        continue;
+      }
+      if (run + t > best) best = run + t;
+      if (best >= cap) return cap;
+      if (w > lastW) return best;
+    } else if (w > lastW) {
+      return best;
+    }
+    let x = f;
+    let m = 0;
+    while (x !== 0) {
+      x &= x >>> 1;
+      m++;
+    }
+    if (m > best) best = m;
+    if (best >= cap) return cap;
+    run = Math.clz32(~f);
+    if (++w >= areaW) return run > best ? run : best;
+    if (w > lastW && run === 0) return best;
+    f = ~bv[w];
+  }
+}

@@ -19,7 +19,7 @@
  * Memory: 1 byte per chunk of 512 granules + 1 byte per group (0.0032% of the block at granularity 64).
  * @internal
  */
-import { findClear, findSet, findSetBackward, findWindow } from './bitvector';
+import { findClear, findSet, findSetBackward, findWindow, maxWindow } from './bitvector';
 
 /** log2 of the chunk size in granules. @internal */
 export const CHUNK_SHIFT = 9;
@@ -104,10 +104,11 @@ export function findFit(a: FreeArea, n: number): number {
       const cStart = c << CHUNK_SHIFT;
       let cEnd = cStart + CHUNK;
       if (cEnd > area) cEnd = area;
-      const s = findWindow(used, pos > cStart ? pos : cStart, cEnd, area, n);
+      const from = pos > cStart ? pos : cStart;
+      const s = findWindow(used, from, cEnd, area, n);
       if (s >= 0) return s;
-      // No window of n starts in this chunk.
-      const best = n - 1;
+      // No window of n starts in this chunk: store its exact longest window.
+      const best = maxWindow(used, from, cEnd, area, HCAP);
       hints[c] = best;
       if (best > gmax) gmax = best;
     }
