@@ -12,6 +12,7 @@ import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOpti
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
 import type { JitAllocatorStatistics } from './stats';
+import type { JitFunction, Signature } from '../function';
 import { JitAllocatorClient } from './client';
 
 /** Options of `jit.alloc()`. */
@@ -551,7 +552,7 @@ export class JitAllocator implements SpanOwner {
    * Makes a callable JS function for code at `offset` in the span (see `makeFunction` for the
    * signature format). The function throws `JitError('InvalidState')` once the span is released.
    */
-  function(span: Span, signature: unknown, offset = 0): (...args: any[]) => any {
+  function<S extends Signature>(span: Span, signature: S, offset = 0): JitFunction<S> {
     const s = this._live(span, 'function');
     const off = checkInt(offset, 'function: offset');
     if (off < 0 || off >= s._size)
@@ -564,7 +565,7 @@ export class JitAllocator implements SpanOwner {
     try {
       const fn = this.backend.makeFunction(s._block.mem, s.blockOffset + off, signature, s._cell);
       if (!s._materialized) this.materialize(s);
-      return fn;
+      return fn as unknown as JitFunction<S>;
     } catch (e) {
       if (created) {
         this.backend.cellKill(s._cell);
