@@ -65,6 +65,24 @@ describe.runIf(canRunCode)('real code', () => {
     expect((jit.function(q, sig) as () => number)()).toBe(7);
   });
 
+  it('functions made from several Span objects of one allocation all die on release', () => {
+    using jit = new JitAllocator();
+    const span = jit.alloc(64);
+    jit.write(span, returnConst(21));
+    const q = jit.query(span.address + 8)!;
+    expect(q).not.toBe(span);
+    const f1 = jit.function(q, sig) as () => number;
+    const f2 = jit.function(span, sig) as () => number;
+    const rx = q.rx;
+    expect(f1() + f2()).toBe(42);
+    jit.release(span);
+    throwsCode(() => f1(), 'InvalidState');
+    throwsCode(() => f2(), 'InvalidState');
+    if (rx) expect(rx.length).toBe(0);
+    expect(q.released).toBe(true);
+    throwsCode(() => jit.release(q), 'InvalidState');
+  });
+
   it('releasing by address kills functions made from the Span object', () => {
     using jit = new JitAllocator();
     const span = jit.alloc(64);

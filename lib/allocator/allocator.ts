@@ -82,7 +82,7 @@ export class JitAllocator implements SpanOwner {
   /** @internal Bumped by reset() and close(). */
   epoch = 0;
   /** Spans with Buffers or a liveness cell, by RX address. */
-  private readonly _materialized = new Map<number, Span>();
+  private readonly _materialized = new Map<number, Span[]>();
   /** @internal */ readonly _clients = new Set<JitAllocatorClient>();
   private readonly _flushNeeded: boolean;
   private readonly _loc: Located = { block: null as unknown as Block, start: 0, end: 0, span: null };
@@ -328,7 +328,7 @@ export class JitAllocator implements SpanOwner {
     const start = findBoundaryBackward(block.used, block.stop, g, block.padding) + 1;
     const end = findSet(block.stop, g, block.areaSize) + 1;
     const spanAddress = block.rx + start * block.pool.granularity;
-    const known = this._materialized.get(spanAddress) ?? this._clientSpan(spanAddress);
+    const known = this._clientSpan(spanAddress) ?? this._materialized.get(spanAddress)?.[0];
     if (known) return known;
     return new Span(this, block, start, (end - start) * block.pool.granularity);
   }
@@ -367,26 +367,32 @@ export class JitAllocator implements SpanOwner {
   _release(block: Block, start: number, end: number, span: Span | null): void {
     const pool = block.pool;
     const gran = pool.granularity;
-    let known: Span | undefined;
-    if (this._materialized.size !== 0) {
-      const address = block.rx + start * gran;
-      known = this._materialized.get(address);
-      // Kill liveness cells first: this throws (and changes nothing) while an async call runs.
-      if (known !== undefined && known._cell !== 0) this.backend.cellKill(known._cell);
-      if (span !== null && span !== known && span._cell !== 0) this.backend.cellKill(span._cell);
-      if (known !== undefined) {
-        this._materialized.delete(address);
-        known._detach();
-        known._released = true;
-        known._cell = 0;
+    const backend = this.backend;
+    // Kill liveness cells first: cellKill throws (and nothing else has changed) while an async
+    // call runs in the span. Each cell id is cleared as soon as it is dead, so a retry is safe.
+    const peers = this._materialized.size !== 0 ? this._materialized.get(block.rx + start * gran) : undefined;
+    if (peers !== undefined) {
+      for (const p of peers) {
+        if (p._cell !== 0) {
+          backend.cellKill(p._cell);
+          p._cell = 0;
+        }
       }
-    } else if (span !== null && span._cell !== 0) {
-      this.backend.cellKill(span._cell);
+    }
+    if (span !== null && span._cell !== 0) {
+      backend.cellKill(span._cell);
+      span._cell = 0;
+    }
+    if (peers !== undefined) {
+      this._materialized.delete(block.rx + start * gran);
+      for (const p of peers) {
+        p._detach();
+        p._released = true;
+      }
     }
     if (span !== null) {
-      if (span !== known) span._detach();
+      span._detach();
       span._released = true;
-      span._cell = 0;
     }
     block.markReleased(start, end);
     pool.totalAreaUsed -= end - start;
@@ -431,17 +437,20 @@ export class JitAllocator implements SpanOwner {
     const newEnd = start + Math.ceil(n / gran);
     if (newEnd === end) return;
     const address = block.rx + start * gran;
-    const known = this._materialized.size !== 0 ? this._materialized.get(address) : undefined;
-    if (known !== undefined) {
-      known._detach();
-      known._size = (newEnd - start) * gran;
+    const newSize_ = (newEnd - start) * gran;
+    const peers = this._materialized.size !== 0 ? this._materialized.get(address) : undefined;
+    if (peers !== undefined) {
+      for (const p of peers) {
+        p._detach();
+        p._size = newSize_;
+      }
     }
-    if (span !== null && span !== known) {
+    if (span !== null) {
       span._detach();
+      span._size = newSize_;
     }
-    if (span !== null) span._size = (newEnd - start) * gran;
     const c = this._clientSpan(address);
-    if (c !== undefined && c !== span && c !== known) c._size = (newEnd - start) * gran;
+    if (c !== undefined) c._size = newSize_;
     const pool = block.pool;
     block.markReleased(newEnd, end);
     block.stop[(newEnd - 1) >>> 5] |= 1 << ((newEnd - 1) & 31);
@@ -456,7 +465,11 @@ export class JitAllocator implements SpanOwner {
   /** @internal */
   materialize(span: Span): void {
     span._materialized = true;
-    this._materialized.set(span.address, span);
+    const address = span.address;
+    const peers = this._materialized.get(address);
+    // Several Span objects may stand for one allocation (alloc() and query() results): keep all.
+    if (peers === undefined) this._materialized.set(address, [span]);
+    else if (!peers.includes(span)) peers.push(span);
   }
 
   private _live(span: unknown, what: string): Span {
@@ -579,7 +592,7 @@ export class JitAllocator implements SpanOwner {
   // Whole-allocator operations
 
   private _invalidateAll(): void {
-    for (const s of this._materialized.values()) {
+    for (const s of ([] as Span[]).concat(...this._materialized.values())) {
       if (s._cell !== 0) {
         try {
           this.backend.cellKill(s._cell);
