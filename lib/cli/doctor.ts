@@ -271,7 +271,7 @@ function autoBacking(): string | null {
   }
 }
 
-const ENV_VARS = ['JITMEM_NO_EXTERNAL_BUFFERS', 'JITMEM_FORCE_BACKING', 'JITMEM_JITDUMP', 'JITMEM_HARDENED_MODE', 'NODE_OPTIONS'];
+const ENV_VARS = ['JITMEM_NO_EXTERNAL_BUFFERS', 'JITMEM_FORCE_BACKING', 'JITMEM_JITDUMP', 'NODE_OPTIONS', 'TMPDIR'];
 
 /** Probes this host and proves every strategy it offers. Never throws for OS refusals. */
 export function runDoctor(): DoctorReport {
