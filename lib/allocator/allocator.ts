@@ -186,9 +186,8 @@ export class JitAllocator implements SpanOwner {
         }
       }
     }
-    const shift = pool.shift;
     const n = rounded / pool.granularity;
-    const step = align > pool.granularity ? align >>> shift : 1;
+    const step = align > pool.granularity ? align / pool.granularity : 1;
     const need = n < HCAP ? n : HCAP;
     let block = pool.first;
     let s = -1;
@@ -211,7 +210,7 @@ export class JitAllocator implements SpanOwner {
     block.markAllocated(s, s + n);
     pool.totalAreaUsed += n;
     this._allocationCount++;
-    const span = new Span(this, block, s, n << shift);
+    const span = new Span(this, block, s, n * pool.granularity);
     if (client !== null) span._client = client;
     return span;
   }
