@@ -33,6 +33,12 @@ const { makeFakeBackend } = require('./fake-backend.cjs');
 
 const gc = typeof globalThis.gc === 'function' ? globalThis.gc : () => {};
 const now = () => process.hrtime.bigint();
+// CPU time of this process (user+system, µs → ns): on a loaded machine the wall clock also counts
+// time spent waiting for a core; the CPU figure is printed beside it for that reason.
+const cpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+};
 const VARIANTS = [
   ['default', {}],
   ['multiPool', { useMultiplePools: true }],
@@ -73,16 +79,20 @@ function w1(variant, n, inputs, first) {
   const j = newAllocator(variant[1]);
   const ptr = new Float64Array(n);
   gc();
+  let c0 = cpu();
   let t0 = now();
   for (let i = 0; i < n; i++) ptr[i] = j.alloc(sizes[i]).address;
   const tA = Number(now() - t0);
+  const cA = cpu() - c0;
   if (first) recordStats(`W1 fill ${variant[0]} ${n}`, j);
+  c0 = cpu();
   t0 = now();
   for (let i = 0; i < n; i++) j.release(ptr[order[i]]);
   const tR = Number(now() - t0);
+  const cR = cpu() - c0;
   if (first) recordStats(`W1 drain ${variant[0]} ${n}`, j);
   j.close();
-  return { alloc: tA / n, release: tR / n, avg: (tA + tR) / (2 * n) };
+  return { alloc: tA / n, release: tR / n, avg: (tA + tR) / (2 * n), 'alloc (cpu)': cA / n, 'release (cpu)': cR / n };
 }
 
 function w2(variant, inputs, first) {
@@ -93,6 +103,7 @@ function w2(variant, inputs, first) {
   if (first) recordStats(`W2 init ${variant[0]}`, j);
   const m = idx.length;
   gc();
+  const c0 = cpu();
   const t0 = now();
   for (let k = 0; k < m; k++) {
     const i = idx[k];
@@ -100,10 +111,11 @@ function w2(variant, inputs, first) {
     ptr[i] = j.alloc(size[k]).address;
   }
   const t = Number(now() - t0);
+  const c = cpu() - c0;
   if (first) recordStats(`W2 churn ${variant[0]}`, j);
   for (let i = 0; i < init.length; i++) j.release(ptr[i]);
   j.close();
-  return { op: t / m };
+  return { op: t / m, 'op (cpu)': c / m };
 }
 
 function w4(variant, inputs) {
@@ -217,8 +229,23 @@ function runOnce(run) {
   return res;
 }
 
+function calibrate() {
+  // A fixed pure-JS loop: tells how fast this machine runs JS right now (load, throttling).
+  const loop = (k) => {
+    let x = 0;
+    for (let i = 0; i < k; i++) x = (x + i * 7) | 0;
+    return x;
+  };
+  loop(1e6);
+  const t0 = now();
+  loop(5e7);
+  return Number(now() - t0) / 5e7;
+}
+
 crossCheck();
 console.log(`jitmem JitAllocator workloads (WORKLOADS.md) — generator cross-check OK`);
+const { loadavg } = await import('node:os');
+console.log(`machine: load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; calibration loop ${calibrate().toFixed(2)} ns/iter (≈0.4–0.6 on an idle core)`);
 console.log(
   `node ${process.version} ${process.platform}/${process.arch}, ${REPS} reps × ${RUNS} run(s)` +
     `${FAKE ? ', FAKE backend (no mappings)' : ''}${typeof globalThis.gc === 'function' ? ', gc() before timed loops' : ''}`,
@@ -297,6 +324,18 @@ for (const [v] of VARIANTS) {
 for (const s of statsSeen.filter((x) => x.key.startsWith('W1 fill') && x.key.endsWith(' 100000'))) {
   t(`reserved after ${s.key} (MB)`, s.reservedSize / 1e6, 67.0, ' MB');
   t(`metadata after ${s.key}`, (100 * s.overheadSize) / s.reservedSize, 0.4, '%');
+}
+const naiveMmap = agg['NAIVE']?.alloc?.median;
+if (naiveMmap) {
+  const k = 1045 / naiveMmap;
+  console.log(
+    `\nload estimate: NAIVE mmap here ${fmtNs(naiveMmap)} ns vs 1045 ns in asmjit's run (same machine class) → ×${k.toFixed(3)}.` +
+      `\nScaled by it (an estimate for a loaded machine, not a measurement): ` +
+      ['W1 default:alloc', 'W1 default:release', 'W2 default:op', 'W2 multiPool:op']
+        .filter((x) => agg[x.split(':')[0]])
+        .map((x) => `${x} ≈ ${fmtNs(agg[x.split(':')[0]][x.split(':')[1]].median * k)} ns`)
+        .join(', '),
+  );
 }
 console.log('\ntargets');
 console.log(table(['target', 'value', 'limit', ''], targets));
