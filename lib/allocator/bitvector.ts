@@ -156,6 +156,11 @@ export function findWindow(bv: Uint32Array, from: number, end: number, area: num
   const areaW = area >>> 5;
   let f = ~bv[w] & (-1 << (from & 31));
   let run = 0; // clear bits just below word w, contiguous with its bit 0
+  // In-word test for n <= 32: x & (x >>> 1) & ... by doubling up to the largest power of two
+  // a <= n, then one step of n - a.
+  const inWord = n <= 32;
+  const a = inWord ? 1 << (31 - Math.clz32(n)) : 0;
+  const rem = n - a;
   for (;;) {
     if (run > 0) {
       const t = f === -1 ? 32 : ctz32(~f);
@@ -170,14 +175,10 @@ export function findWindow(bv: Uint32Array, from: number, end: number, area: num
     } else if (w > lastW) {
       return -1;
     }
-    if (n <= 32 && f !== 0) {
+    if (inWord && f !== 0) {
       let x = f;
-      let l = 1;
-      while (l < n) {
-        const s = l < n - l ? l : n - l;
-        x &= x >>> s;
-        l += s;
-      }
+      for (let sh = 1; sh < a; sh <<= 1) x &= x >>> sh;
+      if (rem !== 0) x &= x >>> rem;
       if (x !== 0) return (w << 5) + ctz32(x);
     }
     run = Math.clz32(~f);
