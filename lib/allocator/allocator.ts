@@ -85,6 +85,8 @@ export class JitAllocator implements SpanOwner {
   private readonly _materialized = new Map<number, Span[]>();
   /** @internal */ readonly _clients = new Set<JitAllocatorClient>();
   private readonly _flushNeeded: boolean;
+  /** One-entry cache of `_blockAt` (cleared when a block is unmapped). */
+  private _lastBlock: Block | null = null;
   private readonly _loc: Located = { block: null as unknown as Block, start: 0, end: 0, span: null };
 
   /** Creates an allocator. Invalid options throw (TypeError for wrong types, JitError otherwise). */
@@ -239,6 +241,7 @@ export class JitAllocator implements SpanOwner {
 
   private _deleteBlock(block: Block): void {
     const pool = block.pool;
+    if (this._lastBlock === block) this._lastBlock = null;
     if (block.empty) pool.emptyBlockCount--;
     pool.remove(block);
     if (block.node) this._tree.remove(block.node);
@@ -266,8 +269,14 @@ export class JitAllocator implements SpanOwner {
 
   /** Block containing `address` (RX), or null. @internal */
   _blockAt(address: number): Block | null {
+    const last = this._lastBlock;
+    if (last !== null && address >= last.rx && address < last.rx + last.size) return last;
     const b = this._tree.floor(address);
-    return b !== undefined && address < b.rx + b.size ? b : null;
+    if (b !== undefined && address < b.rx + b.size) {
+      this._lastBlock = b;
+      return b;
+    }
+    return null;
   }
 
   /**
@@ -295,11 +304,13 @@ export class JitAllocator implements SpanOwner {
     const gran = block.pool.granularity;
     const off = address - block.rx;
     const start = off >>> block.pool.shift;
+    const used = block.used;
+    const p = start - 1;
     if (
       off % gran !== 0 ||
       start < block.padding ||
-      !testBit(block.used, start) ||
-      (start > 0 && testBit(block.used, start - 1) && !testBit(block.stop, start - 1))
+      ((used[start >>> 5] >>> (start & 31)) & 1) === 0 ||
+      (start > 0 && ((used[p >>> 5] >>> (p & 31)) & 1) !== 0 && ((block.stop[p >>> 5] >>> (p & 31)) & 1) === 0)
     ) {
       throw new JitError('InvalidArgument', `${what}: address 0x${address.toString(16)} is not the start of a live span`);
     }
