@@ -19,10 +19,13 @@
  *
  * Design notes:
  * - One file per process and directory: `<dir>/jit-<pid>.dump`. Opening the same directory
- *   twice shares the file (each {@link JitDump} handle is closed independently).
+ *   twice shares the file (each {@link JitDump} handle is closed independently). perf only
+ *   accepts that exact file name, so a worker thread (which cannot share the main thread's
+ *   writer) writes `<dir>/worker-<threadId>/jit-<pid>.dump`; perf picks up every such file.
  * - Code indexes start at {@link JITDUMP_CODE_INDEX_BASE} (2^32) so they can never collide with
  *   the indexes of V8's own `--perf-prof` dump, which start at 0 (perf names the generated ELF
- *   files after the index).
+ *   files after the index). Worker thread n starts at (n+1)·2^32, so threads never collide either
+ *   (all values stay exact JS numbers).
  * - `/tmp/perf-<pid>.map` is never touched: V8 truncates it, and perf maps cannot symbolise
  *   memfd-backed (dual-mapped) code, while jitdump can.
  * - Timestamps come from `process.hrtime.bigint()`, which is `CLOCK_MONOTONIC` on Linux —
@@ -34,6 +37,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isMainThread, threadId } from 'node:worker_threads';
 import { JitError } from './errors';
 import { native } from './native';
 
@@ -88,7 +92,9 @@ function now(): bigint {
 /** The shared per-process, per-directory file. */
 class Writer {
   refs = 0;
-  nextIndex = JITDUMP_CODE_INDEX_BASE;
+  // perf names its ELF files after the index (jitted-<pid>-<index>.so) and a later file of the
+  // same name shadows an earlier one even across directories, so every thread gets its own range.
+  nextIndex = JITDUMP_CODE_INDEX_BASE * (1 + threadId);
   private fd: number;
   private markerId = 0;
 
@@ -198,7 +204,7 @@ export class JitDump {
   static open(dir: string): JitDump {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('jitdump directory must be a non-empty string');
     if (process.platform === 'win32') throw new JitError('FeatureNotEnabled', 'jitdump is a Linux perf feature');
-    const directory = path.resolve(dir);
+    const directory = isMainThread ? path.resolve(dir) : path.resolve(dir, `worker-${threadId}`);
     let w = writers.get(directory);
     if (!w) {
       w = new Writer(directory, path.join(directory, `jit-${process.pid}.dump`));

@@ -123,6 +123,36 @@ describe.skipIf(!linux)('JitDump (Linux)', () => {
     expect(parseJitDump(fs.readFileSync(c.path)).records.map((r) => r.id)).toEqual([3]);
   });
 
+  it('a worker thread writes its own file instead of clobbering the main thread\'s', async () => {
+    const dir = freshDir();
+    const main = JitDump.open(dir);
+    main.codeLoad('main_fn', 0x1000, Uint8Array.of(0xc3));
+    const { Worker } = await import('node:worker_threads');
+    const distJitdump = path.join(__dirname, '..', 'dist', 'jitdump.js');
+    const w = new Worker(
+      `const { JitDump } = require(${JSON.stringify(distJitdump)});
+       const d = JitDump.open(${JSON.stringify(dir)});
+       d.codeLoad('worker_fn', 0x2000, Uint8Array.of(0xc3));
+       d.close();
+       require('node:worker_threads').parentPort.postMessage(d.path);`,
+      { eval: true },
+    );
+    const tid = w.threadId;
+    const workerPath = await new Promise<string>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    await w.terminate();
+    expect(workerPath).toBe(path.join(path.resolve(dir), `worker-${tid}`, `jit-${process.pid}.dump`));
+    main.codeLoad('main_fn_2', 0x3000, Uint8Array.of(0xc3));
+    main.close();
+    expect(parseJitDump(fs.readFileSync(main.path)).records.filter((r) => r.id === 0).map((r) => r.name)).toEqual(['main_fn', 'main_fn_2']);
+    const wrecs = parseJitDump(fs.readFileSync(workerPath)).records.filter((r) => r.id === 0);
+    expect(wrecs.map((r) => r.name)).toEqual(['worker_fn']);
+    // Its own code-index range: perf names jitted-<pid>-<index>.so after it.
+    expect(wrecs[0]!.codeIndex).toBe(BigInt(JITDUMP_CODE_INDEX_BASE * (1 + tid)));
+  });
+
   it('resolves the allocator option and JITMEM_JITDUMP', () => {
     expect(resolveJitDump(false)).toBeNull();
     expect(JitDump.fromEnv({})).toBeNull();
