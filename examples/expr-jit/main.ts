@@ -19,6 +19,7 @@ import { JitAllocator, VirtMem } from 'jitmem';
 import { targetFor } from './codegen';
 import { compileClosure, compileJavaScript, interpret } from './evaluate';
 import { type CodeRecorder, type CompiledExpression, ExpressionJit } from './jit';
+import { parse } from './parser';
 import { Random, randomArgs, randomProgram } from './random';
 
 /** Parsed command-line options of the demo. */
@@ -173,6 +174,7 @@ function printStats(title: string, jit: JitAllocator): void {
 
 /** Runs the demo; returns the process exit code. */
 export function runDemo(o: DemoOptions): number {
+  for (const e of o.exprs) parse(e); // report syntax errors before doing anything
   const target = targetFor();
   const jit = new JitAllocator();
   let dump: JitDumpLike | null = null;
