@@ -38,6 +38,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUT="$ROOT/build-hardened" # not build/: node-gyp rebuild wipes that
 RES="${JITMEM_HARDENED_RESULTS:-}" # set by the outer run for the namespace re-entry
 SELF="$ROOT/scripts/hardened/run.sh"
+declare -A SECS=() # seconds per mode
 
 say() { printf '\033[1m[hardened]\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31m[hardened] ERROR:\033[0m %s\n' "$*" >&2; exit 2; }
@@ -118,15 +119,85 @@ run_mode_inner() {
     JITMEM_HARDENED_LAUNCHER="$OUT/launcher" \
       "$ROOT/node_modules/.bin/vitest" run \
       --reporter=default --reporter=json --outputFile.json="$RES/$mode.json" "$@"
-  ) 2>&1 | grep --line-buffered -v 'disabling flag --expose_wasm' | tee "$RES/$mode.log"
+  ) 2>&1 | tee "$RES/$mode.log"
   local rc=${PIPESTATUS[0]}
   if [ "$rc" = 0 ]; then echo pass >"$status_file"; fi
   return "$rc"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Summary.
+# ---------------------------------------------------------------------------------------------
+summarize() { # RUN_DIR MODE... -> prints the summary; returns 1 if any mode failed
+local RES="$1" m st line failed=0; shift
+echo
+say "================================ summary ================================"
+for m in "$@"; do
+  st="$(cat "$RES/$m.status" 2>/dev/null || echo "did-not-run")"
+  [ "$st" = pass ] || failed=1
+  line="$("$REAL_NODE" -e '
+    const fs = require("fs");
+    const [json, root, log] = process.argv.slice(1);
+    const strip = (t) => String(t || "").replace(/\x1b\[[0-9;]*m/g, "");
+    const brief = (t) => strip(t).split("\n").map((l) => l.trim())
+      .filter((l) => l && !/^(#|at |-----|FailureMessage)/.test(l) || /^# \w/.test(l)).slice(0, 3).join(" | ").slice(0, 400);
+    let r; try { r = JSON.parse(fs.readFileSync(json, "utf8")); } catch { console.log("no test report (see the log)"); process.exit(); }
+    const out = [`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + (r.numTodoTests || 0)} skipped/not run` +
+      ` (${r.testResults.length} files)`];
+    let text = ""; try { text = strip(fs.readFileSync(log, "utf8")); } catch {}
+    // The log explains a failure better than the JSON (which says STACK_TRACE_ERROR for timeouts):
+    // take the lines after its " FAIL  file > ... > title" header (headers of one error are grouped).
+    const lines = text.split("\n");
+    const fromLog = (rel, title) => {
+      for (let i = 0; i < lines.length; i++) {
+        const l = lines[i].trim();
+        if (!(l.startsWith(`FAIL  ${rel}`) && (title === null || l.endsWith(`> ${title}`)))) continue;
+        let j = i + 1;
+        while (j < lines.length && /^\s*FAIL  /.test(lines[j])) j++;
+        const body = [];
+        for (; j < lines.length && body.length < 3; j++) {
+          const t = lines[j].trim();
+          if (/^(❯|⎯)/.test(t) || /^\d+\|/.test(t)) break;
+          if (t && !/^[-+] (Expected|Received)$/.test(t)) body.push(t);
+        }
+        if (body.length) return body.join(" | ").slice(0, 400);
+      }
+      return "";
+    };
+    for (const f of r.testResults) {
+      const rel = f.name.startsWith(root + "/") ? f.name.slice(root.length + 1) : f.name;
+      const bad = f.assertionResults.filter((a) => a.status === "failed");
+      if (f.status === "failed" && bad.length === 0)
+        out.push(`    FAIL ${rel}: ${fromLog(rel, null) || brief(f.message) || "file failed"}`);
+      for (const a of bad)
+        out.push(`    FAIL ${rel} > ${a.fullName}: ${fromLog(rel, a.title) || brief(a.failureMessages[0])}`);
+    }
+    const m = /^\s*Errors\s+(\d+) errors?/m.exec(text);
+    if (m) {
+      const why = [...text.matchAll(/^(?:Caused by: )?\w*Error: .*$/gm)].map((x) => x[0])
+        .filter((l) => text.indexOf("Unhandled Error") >= 0 && text.indexOf(l) > text.indexOf("Unhandled Error"));
+      out.push(`    UNHANDLED ${m[1]} error(s) (e.g. a worker crashed): ${[...new Set(why)].slice(0, 4).join(" | ")}`);
+    }
+    console.log(out.join("\n"));
+  ' "$RES/$m.json" "$ROOT" "$RES/$m.log")"
+  printf '  %-8s %-17s %4ss  %s\n' "$m" "$(echo "$st" | tr a-z A-Z)" "${SECS[$m]:-?}" "$line"
+done
+echo "  logs: $RES/<mode>.log, reports: $RES/<mode>.json"
+if [ "$failed" = 0 ]; then say "all modes passed"; else say "SOME MODES FAILED"; fi
+return "$failed"
+}
+
+
 if [ "${1:-}" = "--inner" ]; then # re-entry inside the private mount namespace
   shift
   run_mode_inner "$@"
+  exit $?
+fi
+if [ "${1:-}" = "--summary" ]; then # re-print the summary of a finished run: --summary [RUN_DIR]
+  dir="${2:-$OUT/latest}"; dir="$(cd "$dir" && pwd -P)" || die "no run directory $dir"
+  REAL_NODE="$(command -v node)"
+  mapfile -t done_modes < <(for m in "${ALL_MODES[@]}"; do [ -e "$dir/$m.status" ] && echo "$m"; done)
+  summarize "$dir" "${done_modes[@]}"
   exit $?
 fi
 
@@ -198,7 +269,7 @@ export JITMEM_REAL_NODE="$REAL_NODE" JITMEM_HARDENED_PROBE="$OUT/probe" JITMEM_H
 if [ "$(id -u)" = 0 ]; then UNSHARE=(unshare -m --propagation private)
 else UNSHARE=(unshare -U -r -m --propagation private); fi
 
-declare -A SECS
+
 for m in "${MODES[@]}"; do
   echo
   say "================================ mode: $m ================================"
@@ -210,42 +281,5 @@ for m in "${MODES[@]}"; do
   fi
   SECS[$m]=$((SECONDS - start))
 done
-
-# ---------------------------------------------------------------------------------------------
-# Summary.
-# ---------------------------------------------------------------------------------------------
-echo
-say "================================ summary ================================"
-failed=0
-for m in "${MODES[@]}"; do
-  st="$(cat "$RES/$m.status" 2>/dev/null || echo "did-not-run")"
-  [ "$st" = pass ] || failed=1
-  line="$("$REAL_NODE" -e '
-    const fs = require("fs");
-    const [json, root, log] = process.argv.slice(1);
-    const strip = (t) => String(t || "").replace(/\x1b\[[0-9;]*m/g, "");
-    const brief = (t) => strip(t).split("\n").map((l) => l.trim())
-      .filter((l) => l && !/^(#|at |-----|FailureMessage)/.test(l) || /^# \w/.test(l)).slice(0, 3).join(" | ").slice(0, 400);
-    let r; try { r = JSON.parse(fs.readFileSync(json, "utf8")); } catch { console.log("no test report (see the log)"); process.exit(); }
-    const out = [`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + (r.numTodoTests || 0)} skipped/not run` +
-      ` (${r.testResults.length} files)`];
-    for (const f of r.testResults) {
-      const rel = f.name.startsWith(root + "/") ? f.name.slice(root.length + 1) : f.name;
-      const bad = f.assertionResults.filter((a) => a.status === "failed");
-      if (f.status === "failed" && bad.length === 0) out.push(`    FAIL ${rel}: ${brief(f.message) || "file failed"}`);
-      for (const a of bad) out.push(`    FAIL ${rel} > ${a.fullName}: ${brief(a.failureMessages[0])}`);
-    }
-    let text = ""; try { text = strip(fs.readFileSync(log, "utf8")); } catch {}
-    const m = /^\s*Errors\s+(\d+) errors?/m.exec(text);
-    if (m) {
-      const why = [...text.matchAll(/^(?:Caused by: )?\w*Error: .*$/gm)].map((x) => x[0])
-        .filter((l) => text.indexOf("Unhandled Error") >= 0 && text.indexOf(l) > text.indexOf("Unhandled Error"));
-      out.push(`    UNHANDLED ${m[1]} error(s) (e.g. a worker crashed): ${[...new Set(why)].slice(0, 4).join(" | ")}`);
-    }
-    console.log(out.join("\n"));
-  ' "$RES/$m.json" "$ROOT" "$RES/$m.log")"
-  printf '  %-8s %-17s %4ss  %s\n' "$m" "$(echo "$st" | tr a-z A-Z)" "${SECS[$m]:-0}" "$line"
-done
-echo "  logs: $RES/<mode>.log, reports: $RES/<mode>.json"
-if [ "$failed" = 0 ]; then say "all modes passed"; else say "SOME MODES FAILED"; fi
-exit "$failed"
+summarize "$RES" "${MODES[@]}"
+exit $?
