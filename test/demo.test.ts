@@ -108,8 +108,12 @@ describe('npm run demo (examples/dist/expr-jit/main.js)', () => {
     });
   }, 600_000);
 
-  const run = (args: string[]) =>
-    spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 540_000, env: { ...process.env, JITMEM_JITDUMP: '' } });
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [MAIN, ...args], {
+      encoding: 'utf8',
+      timeout: 540_000,
+      env: { ...process.env, JITMEM_JITDUMP: '', ...env },
+    });
 
   it('runs, checks every result bit-exactly, and prints timings, churn, statistics and the strategy', { timeout: 600_000 }, () => {
     const r = run(['--quick', '--expr', 'u*v - w', '--jitdump', path.join(work, 'demo-dump')]);
@@ -149,6 +153,13 @@ describe('npm run demo (examples/dist/expr-jit/main.js)', () => {
     const recs = parseJitDump(fs.readFileSync(dumpFile)).records;
     expect(recs.filter((x) => x.id === 0)).toHaveLength(1207);
     expect(recs.some((x) => x.name === 'expr: x*x + 3*y - 2/(z+1)')).toBe(true);
+  });
+
+  it('works without external buffers (Electron mode: copying writes only)', { timeout: 600_000 }, () => {
+    const r = run(['--quick', '--seed', '7'], { JITMEM_NO_EXTERNAL_BUFFERS: '1' });
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/Random expressions: 200 compiled, 10000 results checked, 0 mismatches\./);
+    expect(r.stdout).toContain('All results bit-exact (Object.is) against JavaScript: OK');
   });
 
   it('exits non-zero on bad arguments and bad expressions', { timeout: 300_000 }, () => {

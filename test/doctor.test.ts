@@ -123,6 +123,18 @@ describe('jitmem doctor --json', () => {
   });
 });
 
+describe('jitmem doctor without external buffers (Electron mode)', () => {
+  it('reports copying access and still proves every available strategy', () => {
+    const r = doctor(['--json'], { JITMEM_NO_EXTERNAL_BUFFERS: '1' });
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as DoctorReport;
+    expect(report.externalBuffers).toBe(false);
+    expect(report.environment.JITMEM_NO_EXTERNAL_BUFFERS).toBe('1');
+    expect(report.allocator.ok, report.allocator.error).toBe(true);
+    expect(report.proofs.filter((p) => p.ok).length).toBeGreaterThan(0);
+  });
+});
+
 describe('jitmem doctor (human-readable)', () => {
   it('explains the host and ends with a verdict', () => {
     const r = doctor([]);
