@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { JitError } from '../lib/errors';
 import { VirtMem } from '../lib/virtmem';
+import { makeFunction } from '../lib/function';
 import { JitAllocator, JitAllocatorClient, Span } from '../lib/allocator';
 import { canRunCode, optionName, readAt, returnConst } from './allocator-helpers';
 
@@ -81,6 +82,14 @@ describe.runIf(canRunCode)('real code', () => {
     if (rx) expect(rx.length).toBe(0);
     expect(q.released).toBe(true);
     throwsCode(() => jit.release(q), 'InvalidState');
+  });
+
+  it('blocks are VirtMem mappings: makeFunction(address) and flushInstructionCache(address) work on spans', () => {
+    using jit = new JitAllocator();
+    const span = jit.alloc(64);
+    jit.write(span, returnConst(99));
+    VirtMem.flushInstructionCache(span.address, span.size);
+    expect(makeFunction(span.address, sig)()).toBe(99);
   });
 
   it('releasing by address kills functions made from the Span object', () => {

@@ -8,6 +8,7 @@
 import { JitError } from '../errors';
 import { encodeSignature, wrapNative } from '../function';
 import { native } from '../native';
+import { DualMapping, type Mapping, VirtMem, mappingId } from '../virtmem';
 
 /** How a block is mapped. @internal */
 export type BlockKind = 'single' | 'dual' | 'jit';
@@ -24,6 +25,8 @@ export interface BlockMemory {
   readonly size: number;
   /** Mapping strategy. */
   readonly kind: BlockKind;
+  /** The VirtMem object behind the block (production backend only). */
+  readonly mapping?: Mapping | DualMapping;
 }
 
 /** Hardened-runtime facts the allocator needs. @internal */
@@ -70,7 +73,7 @@ export const nativeBackend: BlockBackend = {
   largePageSize: () => nat().info().largePageSize,
   hardened(): HardenedInfo {
     if (!hardenedCache) {
-      const h = nat().hardenedRuntimeInfo();
+      const h = VirtMem.hardenedRuntimeInfo();
       hardenedCache = { enabled: !!h.enabled, mapJit: !!h.mapJit, dualMapping: !!h.dualMapping };
     }
     return hardenedCache;
@@ -80,17 +83,21 @@ export const nativeBackend: BlockBackend = {
     return externalBuffersCache;
   },
   mapBlock(size, kind, largePages): BlockMemory {
-    const n = nat();
-    const id = kind === 'dual' ? n.mapDual(size, '') : kind === 'jit' ? n.mapJit(size) : n.map(size, 7, largePages);
-    try {
-      const d = n.describe(id);
-      return { id, rx: d.rx, rw: kind === 'dual' ? d.rw : d.rx, size, kind };
-    } catch (e) {
-      n.unmap(id);
-      throw e;
+    // Blocks are ordinary VirtMem mappings: VirtMem knows them (makeFunction(address),
+    // flushInstructionCache(address)), and unmapping detaches every Buffer and function.
+    if (kind === 'dual') {
+      const d = VirtMem.allocDualMapping(size);
+      return { id: mappingId(d), rx: d.rx.address, rw: d.rw.address, size, kind, mapping: d };
     }
+    const m = kind === 'jit' ? VirtMem.allocJit(size) : VirtMem.alloc(size, 'rwx', { largePages });
+    return { id: mappingId(m), rx: m.address, rw: m.address, size, kind, mapping: m };
   },
-  unmapBlock: (mem) => nat().unmap(mem.id),
+  unmapBlock(mem) {
+    const m = mem.mapping;
+    if (m === undefined) native.unmap(mem.id);
+    else if (m instanceof DualMapping) VirtMem.releaseDualMapping(m);
+    else VirtMem.release(m);
+  },
   buffer: (mem, view, offset, length) => nat().buffer(mem.id, view, offset, length),
   detach: (buf) => nat().detach(buf),
   fill: (mem, view, offset, length, pattern) => nat().fill(mem.id, view, offset, length, pattern),
