@@ -40,14 +40,16 @@ interface SpanExtra {
 
 /** A live allocation of executable memory. Obtain one from `jit.alloc()`; never construct it. */
 export class Span {
-  /** @internal */ _owner: SpanOwner;
-  /** @internal */ _block: Block;
-  /** @internal first granule */ _start: number;
-  /** @internal size in bytes (granularity-rounded) */ _size: number;
-  /** @internal allocator epoch at creation */ _epoch: number;
-  /** @internal */ _released = false;
-  /** @internal */ _clean = true;
-  /** @internal rarely used state, created on demand (keeps alloc() cheap) */ _x: SpanExtra | null = null;
+  // Fields are declared (no initializers) and assigned in the constructor: no separate
+  // class-field initializer runs on the alloc() path.
+  /** @internal */ declare _owner: SpanOwner;
+  /** @internal */ declare _block: Block;
+  /** @internal first granule */ declare _start: number;
+  /** @internal size in bytes (granularity-rounded) */ declare _size: number;
+  /** @internal allocator epoch at creation */ declare _epoch: number;
+  /** @internal */ declare _released: boolean;
+  /** @internal */ declare _clean: boolean;
+  /** @internal rarely used state, created on demand (keeps alloc() cheap) */ declare _x: SpanExtra | null;
 
   /** @internal */
   constructor(owner: SpanOwner, block: Block, start: number, size: number) {
@@ -56,6 +58,9 @@ export class Span {
     this._start = start;
     this._size = size;
     this._epoch = owner.epoch;
+    this._released = false;
+    this._clean = true;
+    this._x = null;
   }
 
   /** @internal */ get _rx(): Buffer | null {
