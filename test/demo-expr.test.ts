@@ -184,6 +184,64 @@ const bits = (x: number) => {
   return b.readBigUInt64LE().toString(16).padStart(16, '0');
 };
 
+// ---------------------------------------------------------------------------------------------
+// The emitters' listings against an independent disassembler (GNU objdump), instruction by
+// instruction: offsets, lengths, mnemonics and operands.
+const canon = (t: string) => t.replace(/;.*$/, '').replace(/#.*$/, '').replace(/(XMMWORD|QWORD) PTR/g, '').replace(/\s+/g, '').toLowerCase();
+
+function objdumpListing(tool: string, machine: string[], code: Uint8Array): Array<{ offset: number; text: string }> {
+  const file = path.join(work, `objdump-${process.pid}.bin`);
+  fs.writeFileSync(file, code);
+  const out = execFileSync(tool, ['-D', '-b', 'binary', ...machine, file], { encoding: 'utf8' });
+  const lines: Array<{ offset: number; text: string }> = [];
+  for (const l of out.split('\n')) {
+    const m = /^\s*([0-9a-f]+):\t[^\t]*\t(.+)$/.exec(l);
+    if (m) lines.push({ offset: parseInt(m[1]!, 16), text: canon(m[2]!) });
+  }
+  return lines;
+}
+
+describe('emitted instructions match GNU objdump', () => {
+  const x64Tool = process.platform === 'linux' && has('objdump') ? 'objdump' : null;
+  const a64Tool = process.platform === 'linux' && has('aarch64-linux-gnu-objdump') ? 'aarch64-linux-gnu-objdump' : process.arch === 'arm64' && x64Tool ? 'objdump' : null;
+  if (!x64Tool) console.warn('[demo-expr] x64 objdump comparison SKIPPED: no GNU objdump');
+  if (!a64Tool) console.warn('[demo-expr] AArch64 objdump comparison SKIPPED: apt-get install binutils-aarch64-linux-gnu');
+
+  const compare = (target: TargetName, tool: string, machine: string[], seed: number) => {
+    const rng = new Random(seed);
+    let instructions = 0;
+    for (let k = 0; k < 100; k++) {
+      const m = emit(randomProgram(rng, { vars: 1 + rng.int(8), maxDepth: 1 + rng.int(4) }), target);
+      const theirs = objdumpListing(tool, machine, m.bytes.subarray(0, m.codeSize));
+      const ours = m.listing.map((l) => ({ offset: l.offset, text: canon(l.text) }));
+      expect(ours).toEqual(theirs);
+      expect(m.listing.reduce((n, l) => n + l.size, 0)).toBe(m.codeSize);
+      instructions += ours.length;
+    }
+    return instructions;
+  };
+
+  it('the sample listing reads as expected', () => {
+    expect(emit(parse('x*x + 3*y - 2/(z+1)'), 'x64-sysv').listing.map((l) => l.text)).toEqual([
+      'movapd xmm8, xmm0', 'mulsd xmm8, xmm0', 'movsd xmm9, [rip+0x3d]  ; 3', 'mulsd xmm9, xmm1', 'addsd xmm8, xmm9',
+      'movsd xmm9, [rip+0x32]  ; 2', 'movapd xmm10, xmm2', 'addsd xmm10, [rip+0x2c]  ; 1', 'divsd xmm9, xmm10',
+      'subsd xmm8, xmm9', 'movapd xmm0, xmm8', 'ret',
+    ]);
+    expect(emit(parse('-x/e', { vars: ['x', 'b', 'c', 'd', 'e'] }), 'arm64').listing.map((l) => l.text)).toEqual([
+      'fmov d16, d0', 'fneg d16, d16', 'fdiv d16, d16, d4', 'fmov d0, d16', 'ret',
+    ]);
+  });
+
+  it.skipIf(!x64Tool)('x64 System V and Windows x64', () => {
+    expect(compare('x64-sysv', x64Tool!, ['-mi386:x86-64', '-M', 'intel'], 21)).toBeGreaterThan(500);
+    expect(compare('x64-win64', x64Tool!, ['-mi386:x86-64', '-M', 'intel'], 22)).toBeGreaterThan(500);
+  });
+
+  it.skipIf(!a64Tool)('AArch64', () => {
+    expect(compare('arm64', a64Tool!, ['-maarch64'], 23)).toBeGreaterThan(500);
+  });
+});
+
 function checkAbi(target: TargetName, runner: string[], programs: number, seed: number): number {
   const abi = { 'x64-sysv': 'sysv', 'x64-win64': 'win64', arm64: 'aapcs64' }[target];
   const rng = new Random(seed);

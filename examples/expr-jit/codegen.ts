@@ -61,6 +61,26 @@ export interface MachineCode {
   readonly registers: number;
   /** Number of instructions emitted. */
   readonly instructions: number;
+  /** Assembly listing of the instructions (Intel syntax on x64), one entry per instruction. */
+  readonly listing: readonly ListingLine[];
+}
+
+/** One instruction of a {@link MachineCode} listing. */
+export interface ListingLine {
+  /** Byte offset of the instruction. */
+  readonly offset: number;
+  /** Its length in bytes. */
+  readonly size: number;
+  /** Mnemonic and operands, plus the literal's value for pool loads. */
+  readonly text: string;
+}
+
+/** What a backend's finish() returns. */
+interface Finished {
+  bytes: Uint8Array;
+  codeSize: number;
+  instructions: number;
+  listing: ListingLine[];
 }
 
 type Leaf = NumNode | VarNode;
@@ -75,7 +95,7 @@ interface Backend {
   /** `dst = a op b`, where dst is a or b. */
   op(op: BinaryOp, dst: number, a: number, b: number): void;
   /** Moves temporary `t` to the return register, returns, appends the pool. */
-  finish(t: number, registers: number): { bytes: Uint8Array; codeSize: number; instructions: number };
+  finish(t: number, registers: number): Finished;
   /** Called once before code generation with the number of temporaries that will be used. */
   prologue(registers: number): void;
 }
@@ -158,6 +178,13 @@ function f64Bytes(value: number): Uint8Array {
   return b;
 }
 
+/** Human-readable value of a pool entry (an f64, or the 16-byte sign mask). */
+function describeLiteral(bytes: Uint8Array): string {
+  if (bytes.length === 16) return 'sign mask';
+  const v = new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, true);
+  return Object.is(v, -0) ? '-0' : String(v);
+}
+
 /** Constant pool keyed by bit pattern (so -0 and 0 stay distinct). */
 class Pool {
   readonly entries: Uint8Array[] = [];
@@ -179,6 +206,10 @@ class Pool {
 type X64Operand = { kind: 'reg'; reg: number } | { kind: 'rip'; pool: number } | { kind: 'rsp'; disp: number };
 
 const X64_OPCODE: Record<BinaryOp, number> = { '+': 0x58, '*': 0x59, '-': 0x5c, '/': 0x5e };
+const X64_MNEMONIC: Record<string, string> = {
+  '102,40': 'movapd', '242,16': 'movsd', '242,88': 'addsd', '242,89': 'mulsd', '242,92': 'subsd',
+  '242,94': 'divsd', '102,87': 'xorpd', '0,16': 'movups', '0,17': 'movups',
+};
 
 class X64Backend implements Backend {
   readonly temps: number;
@@ -190,6 +221,8 @@ class X64Backend implements Backend {
   private signMask = -1;
   private readonly tempRegs: readonly number[];
   private saved: number[] = [];
+  /** [offset, text; rip operands are completed in finish()] */
+  private readonly lines: Array<{ offset: number; text: string; pool?: number; dispAt?: number }> = [];
 
   constructor(private readonly win64: boolean) {
     this.tempRegs = win64 ? [4, 5, 6, 7] : [8, 9, 10, 11, 12, 13, 14, 15];
@@ -209,6 +242,13 @@ class X64Backend implements Backend {
   /** Emits `[prefix] [REX] 0F opcode ModRM …` with `reg` in ModRM.reg and `rm` as the r/m operand. */
   private sse(prefix: number, opcode: number, reg: number, rm: X64Operand): void {
     const c = this.code;
+    const line: { offset: number; text: string; pool?: number; dispAt?: number } = { offset: c.length, text: '' };
+    const mnemonic = X64_MNEMONIC[`${prefix},${opcode}`] ?? `op${opcode.toString(16)}`;
+    const rmText = rm.kind === 'reg' ? `xmm${rm.reg}` : rm.kind === 'rsp' ? `[rsp+0x${rm.disp.toString(16)}]` : '[rip+DISP]';
+    // movups with opcode 0x11 stores: the memory operand comes first.
+    line.text = opcode === 0x11 ? `${mnemonic} ${rmText}, xmm${reg}` : `${mnemonic} xmm${reg}, ${rmText}`;
+    if (rm.kind === 'rip') line.pool = rm.pool;
+    this.lines.push(line);
     if (prefix) c.push(prefix);
     const rmReg = rm.kind === 'reg' ? rm.reg : 0;
     const rex = 0x40 | ((reg >> 3) << 2) | (rmReg >> 3);
@@ -225,6 +265,7 @@ class X64Backend implements Backend {
         break;
       case 'rip': // [rip + disp32]: mod=00, rm=101
         c.push(0x00 | r | 5);
+        line.dispAt = c.length;
         this.fixups.push([c.length, c.length + 4, rm.pool]);
         c.push(0, 0, 0, 0);
         break;
@@ -278,10 +319,11 @@ class X64Backend implements Backend {
     }
   }
 
-  finish(t: number): { bytes: Uint8Array; codeSize: number; instructions: number } {
+  finish(t: number): Finished {
     const result = this.tempRegs[t]!;
     if (result !== 0) this.movapd(0, result);
     this.saved.forEach((r, i) => this.sse(0, 0x10, r, { kind: 'rsp', disp: 8 + 16 * i })); // movups xmm, m128
+    this.lines.push({ offset: this.code.length, text: 'ret' });
     this.code.push(0xc3); // ret
     this.instructions++;
     const codeSize = this.code.length;
@@ -302,7 +344,16 @@ class X64Backend implements Backend {
     for (const i of order) bytes.set(this.pool.entries[i]!, offsets[i]!);
     const view = new DataView(bytes.buffer);
     for (const [at, end, pool] of this.fixups) view.setInt32(at, offsets[pool]! - end, true);
-    return { bytes, codeSize, instructions: this.instructions };
+    const listing = this.lines.map((l, i) => {
+      const next = i + 1 < this.lines.length ? this.lines[i + 1]!.offset : codeSize;
+      let text = l.text;
+      if (l.pool !== undefined) {
+        const disp = view.getInt32(l.dispAt!, true);
+        text = `${text.replace('DISP', `0x${disp.toString(16)}`)}  ; ${describeLiteral(this.pool.entries[l.pool]!)}`;
+      }
+      return { offset: l.offset, size: next - l.offset, text };
+    });
+    return { bytes, codeSize, instructions: this.instructions, listing };
   }
 }
 
@@ -314,6 +365,7 @@ const A64_OPCODE: Record<BinaryOp, number> = {
   '*': 0x1e600800, // fmul
   '/': 0x1e601800, // fdiv
 };
+const A64_MNEMONIC: Record<BinaryOp, string> = { '+': 'fadd', '-': 'fsub', '*': 'fmul', '/': 'fdiv' };
 const A64_FMOV = 0x1e604000; // fmov d, d
 const A64_FNEG = 0x1e614000; // fneg d, d
 const A64_LDR_LIT = 0x5c000000; // ldr d, literal
@@ -326,6 +378,12 @@ class Arm64Backend implements Backend {
   private readonly pool = new Pool();
   /** [instruction index, pool index] */
   private readonly fixups: Array<[number, number]> = [];
+  private readonly texts: string[] = [];
+
+  private emitWord(word: number, text: string): void {
+    this.words.push(word);
+    this.texts.push(text);
+  }
 
   private reg(t: number): number {
     return 16 + t;
@@ -334,7 +392,7 @@ class Arm64Backend implements Backend {
   private loadLeaf(dst: number, leaf: Leaf): number {
     if (leaf.kind === 'var') return leaf.index;
     this.fixups.push([this.words.length, this.pool.add(f64Bytes(leaf.value))]);
-    this.words.push(A64_LDR_LIT | dst);
+    this.emitWord(A64_LDR_LIT | dst, `ldr d${dst}, LIT`);
     return dst;
   }
 
@@ -343,27 +401,30 @@ class Arm64Backend implements Backend {
   load(t: number, leaf: Leaf): void {
     const d = this.reg(t);
     const src = this.loadLeaf(d, leaf);
-    if (src !== d) this.words.push(A64_FMOV | (src << 5) | d);
+    if (src !== d) this.emitWord(A64_FMOV | (src << 5) | d, `fmov d${d}, d${src}`);
   }
 
   negate(t: number): void {
     const d = this.reg(t);
-    this.words.push(A64_FNEG | (d << 5) | d);
+    this.emitWord(A64_FNEG | (d << 5) | d, `fneg d${d}, d${d}`);
   }
 
   opLeaf(op: BinaryOp, t: number, leaf: Leaf): void {
     const d = this.reg(t);
     const m = this.loadLeaf(A64_SCRATCH, leaf);
-    this.words.push(A64_OPCODE[op] | (m << 16) | (d << 5) | d);
+    this.emitWord(A64_OPCODE[op] | (m << 16) | (d << 5) | d, `${A64_MNEMONIC[op]} d${d}, d${d}, d${m}`);
   }
 
   op(op: BinaryOp, dst: number, a: number, b: number): void {
-    this.words.push(A64_OPCODE[op] | (this.reg(b) << 16) | (this.reg(a) << 5) | this.reg(dst));
+    this.emitWord(
+      A64_OPCODE[op] | (this.reg(b) << 16) | (this.reg(a) << 5) | this.reg(dst),
+      `${A64_MNEMONIC[op]} d${this.reg(dst)}, d${this.reg(a)}, d${this.reg(b)}`,
+    );
   }
 
-  finish(t: number): { bytes: Uint8Array; codeSize: number; instructions: number } {
-    this.words.push(A64_FMOV | (this.reg(t) << 5) | 0);
-    this.words.push(A64_RET);
+  finish(t: number): Finished {
+    this.emitWord(A64_FMOV | (this.reg(t) << 5) | 0, `fmov d0, d${this.reg(t)}`);
+    this.emitWord(A64_RET, 'ret');
     const instructions = this.words.length;
     const codeSize = instructions * 4;
     const poolStart = this.pool.entries.length ? (codeSize + 7) & ~7 : codeSize;
@@ -376,7 +437,14 @@ class Arm64Backend implements Backend {
     this.words.forEach((w, i) => view.setUint32(4 * i, w >>> 0, true));
     if (poolStart > codeSize) view.setUint32(codeSize, 0, true); // udf #0 padding
     this.pool.entries.forEach((e, i) => bytes.set(e, poolStart + 8 * i));
-    return { bytes, codeSize, instructions };
+    const literalOf = new Map(this.fixups.map(([i, p]) => [i, p]));
+    const listing = this.texts.map((text, i) => {
+      const p = literalOf.get(i);
+      const full =
+        p === undefined ? text : `${text.replace('LIT', `0x${(poolStart + 8 * p).toString(16)}`)}  ; ${describeLiteral(this.pool.entries[p]!)}`;
+      return { offset: 4 * i, size: 4, text: full };
+    });
+    return { bytes, codeSize, instructions, listing };
   }
 }
 

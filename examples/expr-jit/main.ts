@@ -16,7 +16,7 @@
  */
 import * as jitmem from 'jitmem';
 import { JitAllocator, VirtMem } from 'jitmem';
-import { targetFor } from './codegen';
+import { type MachineCode, targetFor } from './codegen';
 import { compileClosure, compileJavaScript, interpret } from './evaluate';
 import { type CodeRecorder, type CompiledExpression, ExpressionJit } from './jit';
 import { parse } from './parser';
@@ -84,14 +84,13 @@ function bytes(n: number): string {
   return `${n} B`;
 }
 
-function hexDump(code: Uint8Array, limit = 64): string {
-  const lines: string[] = [];
-  for (let i = 0; i < Math.min(code.length, limit); i += 16) {
-    lines.push(
-      `    ${i.toString(16).padStart(4, '0')}  ${Array.from(code.subarray(i, Math.min(i + 16, limit)), (b) => b.toString(16).padStart(2, '0')).join(' ')}`,
-    );
-  }
-  if (code.length > limit) lines.push(`    ...   (${code.length} bytes in all)`);
+function listing(code: MachineCode): string {
+  const lines = code.listing.map((l) => {
+    const hex = Array.from(code.bytes.subarray(l.offset, l.offset + l.size), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    return `    ${l.offset.toString(16).padStart(4, '0')}  ${hex.padEnd(30)} ${l.text}`;
+  });
+  const pool = code.bytes.length - code.codeSize;
+  if (pool > 0) lines.push(`    ${code.codeSize.toString(16).padStart(4, '0')}  (padding + literal pool, ${pool} bytes)`);
   return lines.join('\n');
 }
 
@@ -214,8 +213,8 @@ export function runDemo(o: DemoOptions): number {
     );
   }
   const main = compiled[0]!;
-  console.log(`\n  machine code of '${SAMPLES[0]}' (${main.code.instructions} instructions + literal pool):`);
-  console.log(hexDump(main.code.bytes, 96));
+  console.log(`\n  machine code of '${SAMPLES[0]}' (${main.code.instructions} instructions, ${target}):`);
+  console.log(listing(main.code));
 
   // 2. Random expressions.
   const randomCount = o.quick ? 200 : 1000;
