@@ -4,6 +4,8 @@
 //   node bench/workloads.mjs --runs 3  (several runs of 7 reps; median of run-medians + min)
 //   node bench/workloads.mjs --only W2,W3 --reps 3 --fake   (placement only, no mappings)
 //   node bench/workloads.mjs --json out.json
+//   --warmup N: untimed warm-up repetitions before the timed ones (default 1; small W3 sizes repeat
+//               until 200,000 operations ran)
 //
 // Requires the compiled library (npm run build:ts). Run with --expose-gc for steadier figures
 // (npm run bench does).
@@ -31,7 +33,15 @@ const { kWithBackend } = require('../dist/allocator/allocator.js');
 const { VirtMem } = FAKE ? { VirtMem: null } : require('../dist/virtmem.js');
 const { makeFakeBackend } = require('./fake-backend.cjs');
 
-const gc = typeof globalThis.gc === 'function' ? globalThis.gc : () => {};
+const fullGc = typeof globalThis.gc === 'function' ? globalThis.gc : () => {};
+// A full GC before a long timed loop keeps one rep's garbage out of the next; short loops skip it
+// (V8 sweeps concurrently after gc() returns, which would land inside a short timed loop).
+const gcBefore = (ops) => {
+  if (ops >= 100_000) {
+    fullGc();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+};
 const now = () => process.hrtime.bigint();
 // CPU time of this process (user+system, µs → ns): on a loaded machine the wall clock also counts
 // time spent waiting for a core; the CPU figure is printed beside it for that reason.
@@ -78,13 +88,14 @@ function w1(variant, n, inputs, first) {
   const { sizes, order } = inputs;
   const j = newAllocator(variant[1]);
   const ptr = new Float64Array(n);
-  gc();
+  gcBefore(n);
   let c0 = cpu();
   let t0 = now();
   for (let i = 0; i < n; i++) ptr[i] = j.alloc(sizes[i]).address;
   const tA = Number(now() - t0);
   const cA = cpu() - c0;
   if (first) recordStats(`W1 fill ${variant[0]} ${n}`, j);
+  gcBefore(n); // the fill's Span objects are garbage: collect them outside the timed release loop
   c0 = cpu();
   t0 = now();
   for (let i = 0; i < n; i++) j.release(ptr[order[i]]);
@@ -102,7 +113,7 @@ function w2(variant, inputs, first) {
   for (let i = 0; i < init.length; i++) ptr[i] = j.alloc(init[i]).address;
   if (first) recordStats(`W2 init ${variant[0]}`, j);
   const m = idx.length;
-  gc();
+  gcBefore(m);
   const c0 = cpu();
   const t0 = now();
   for (let k = 0; k < m; k++) {
@@ -123,7 +134,7 @@ function w4(variant, inputs) {
   const k = to.length;
   let j = newAllocator(variant[1]);
   let sum = 0;
-  gc();
+  gcBefore(100_000);
   let t0 = now();
   for (let i = 0; i < k; i++) {
     const span = j.alloc(1024);
@@ -134,7 +145,7 @@ function w4(variant, inputs) {
   const t = Number(now() - t0);
   j.close();
   j = newAllocator(variant[1]);
-  gc();
+  gcBefore(100_000);
   t0 = now();
   for (let i = 0; i < k; i++) {
     const span = j.alloc(1024);
@@ -152,7 +163,7 @@ function w5(variant, inputs, first) {
   const n = to.length;
   const j = newAllocator(variant[1]);
   const ptr = new Float64Array(n);
-  gc();
+  gcBefore(100_000);
   let t0 = now();
   for (let i = 0; i < n; i++) {
     const span = j.alloc(1024);
@@ -173,7 +184,7 @@ function naive(inputs) {
   const n = sizes.length;
   const hardened = VirtMem.hardenedRuntimeInfo().enabled;
   const maps = new Array(n);
-  gc();
+  gcBefore(100_000);
   let t0 = now();
   if (hardened) for (let i = 0; i < n; i++) maps[i] = VirtMem.allocDualMapping(sizes[i]);
   else for (let i = 0; i < n; i++) maps[i] = VirtMem.alloc(sizes[i], 'rwx');
@@ -186,7 +197,13 @@ function naive(inputs) {
 }
 
 // ------------------------------------------------------------------------------------------------
-function repeat(fn) {
+const WARMUP = Number(opt('warmup', 1));
+const WARMUP_OPS = 200_000;
+function repeat(fn, opsPerRep = WARMUP_OPS) {
+  // Untimed warm-up repetitions first (JIT tier-up: asmjit's C++ needs none): at least WARMUP
+  // reps and at least WARMUP_OPS operations, then REPS timed ones.
+  const warm = Math.max(WARMUP, WARMUP > 0 ? Math.ceil(WARMUP_OPS / opsPerRep) : 0);
+  for (let r = 0; r < warm; r++) fn(false);
   const reps = [];
   for (let r = 0; r < REPS; r++) reps.push(fn(r === 0));
   const out = {};
@@ -214,7 +231,7 @@ function runOnce(run) {
     if (ONLY.includes('W3'))
       for (const n of W3N) {
         const inp = genW1(n);
-        res[p(`W3 N=${n}`)] = repeat((first) => w1(v, n, inp, first && run === 0 && n === 1000000));
+        res[p(`W3 N=${n}`)] = repeat((first) => w1(v, n, inp, first && run === 0 && n === 1000000), n);
       }
     if (ONLY.includes('W4')) {
       const inp = genW4();
@@ -247,7 +264,7 @@ console.log(`jitmem JitAllocator workloads (WORKLOADS.md) — generator cross-ch
 const { loadavg } = await import('node:os');
 console.log(`machine: load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; calibration loop ${calibrate().toFixed(2)} ns/iter (≈0.4–0.6 on an idle core)`);
 console.log(
-  `node ${process.version} ${process.platform}/${process.arch}, ${REPS} reps × ${RUNS} run(s)` +
+  `node ${process.version} ${process.platform}/${process.arch}, ${WARMUP} untimed warm-up + ${REPS} reps × ${RUNS} run(s)` +
     `${FAKE ? ', FAKE backend (no mappings)' : ''}${typeof globalThis.gc === 'function' ? ', gc() before timed loops' : ''}`,
 );
 if (!FAKE) {
