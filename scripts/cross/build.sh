@@ -3,11 +3,13 @@
 # Output: .cache/cross/out/<target>/jitmem.node (the file prebuild-all.sh copies, unchanged).
 #   build.sh <target> vmcheck  → .cache/cross/out/<target>/vmcheck[.exe]: the OS layer alone
 #   (native/vm_*.cc + scripts/cross/vmcheck.cc), a plain executable (no Node-API, no dynamic_lookup).
+#   build.sh <target> vmtest   → .cache/cross/out/<target>/vmtest[.exe]: the same with the ctest
+#   unit tests of the OS layer (native/test/vm_test.cc) as main.
 # Sources/defines/C++ standard are read from binding.gyp (the first target), so the cross build
 # compiles exactly what node-gyp compiles; JITMEM_CROSS_SOURCES (space separated) overrides.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-target="${1:?usage: build.sh <target> [vmcheck]}"
+target="${1:?usage: build.sh <target> [addon|vmcheck|vmtest]}"
 what="${2:-addon}"
 dest="$OUT/$target"
 mkdir -p "$dest"
@@ -60,9 +62,12 @@ else
   die "no binding.gyp and no JITMEM_CROSS_SOURCES"
 fi
 [ ${#sources[@]} -gt 0 ] || die "no sources"
-if [ "$what" = vmcheck ]; then
-  sources=("$ROOT"/native/vm_*.cc "$ROOT/scripts/cross/vmcheck.cc")
-fi
+case "$what" in
+  addon) ;;
+  vmcheck) sources=("$ROOT"/native/vm_*.cc "$ROOT/scripts/cross/vmcheck.cc") ;;
+  vmtest) sources=("$ROOT"/native/vm_*.cc "$ROOT/native/test/vm_test.cc") ;;
+  *) die "unknown build kind $what" ;;
+esac
 # node-gyp always defines these for addons
 defines+=(-DBUILDING_NODE_EXTENSION -DNODE_GYP_MODULE_NAME=jitmem)
 printf '%s\n' "${defines[@]}" | grep -q '^-DNAPI_VERSION=' || defines+=("-DNAPI_VERSION=$NAPI_VERSION")
@@ -75,17 +80,31 @@ includes=(-I"$NODE_INC" -I"$ROOT/native")
 
 common=(-std=c++"$cxxstd" -O2 -fvisibility=hidden -Wall -Wno-unused-parameter "${includes[@]}" "${defines[@]}")
 out="$dest/jitmem.node"
-kind=(-shared); [ "$what" = vmcheck ] && { out="$dest/vmcheck"; kind=(); }
+kind=(-shared); [ "$what" != addon ] && { out="$dest/$what"; kind=(); }
 t0=$(date +%s)
 
 case "$target" in
   linux-x64|linux-arm64)
-    if [ "$target" = linux-arm64 ]; then CXX=aarch64-linux-gnu-g++; STRIP=aarch64-linux-gnu-strip; else CXX=g++; STRIP=strip; fi
-    # libstdc++/libgcc linked statically: the prebuild must not depend on the build machine's
-    # libstdc++ version; glibc stays dynamic (symbol versions <= 2.27 are all we use).
-    $CXX "${common[@]}" -fPIC "${kind[@]}" -static-libstdc++ -static-libgcc -Wl,-z,noexecstack \
-      -o "$out" "${sources[@]}"
+    if [ "$target" = linux-arm64 ]; then GXX=aarch64-linux-gnu-g++; STRIP=aarch64-linux-gnu-strip; OBJDUMP=aarch64-linux-gnu-objdump; ztarget=aarch64-linux-gnu.2.28
+    else GXX=g++; STRIP=strip; OBJDUMP=objdump; ztarget=x86_64-linux-gnu.2.28; fi
+    if [ "$what" = addon ] && [ "${JITMEM_CROSS_LINUX_CC:-zig}" = zig ]; then
+      # The shipped addon: zig against glibc 2.28 symbol stubs (Node 20's own glibc floor) with
+      # its static libc++. Debian 12's g++ would tie the prebuild to glibc >= 2.36 (arc4random,
+      # _dl_find_object, shm_open@2.34 and __libc_single_threaded come from its headers and
+      # static libstdc++/libgcc), so Ubuntu 22.04 or RHEL 8/9 could not load it.
+      export ZIG_GLOBAL_CACHE_DIR="$ZIG_CACHE" ZIG_LOCAL_CACHE_DIR="$ZIG_CACHE"
+      "$ZIG" c++ -target "$ztarget" "${common[@]}" -fPIC -shared -Wl,-z,noexecstack \
+        -o "$out" "${sources[@]}" -lrt
+    else
+      # g++ (JITMEM_CROSS_LINUX_CC=gcc, and the vmcheck/vmtest executables): libstdc++/libgcc static.
+      $GXX "${common[@]}" -fPIC "${kind[@]}" -static-libstdc++ -static-libgcc -Wl,-z,noexecstack \
+        -o "$out" "${sources[@]}"
+    fi
     $STRIP --strip-unneeded "$out"
+    if [ "$what" = addon ]; then
+      glibc="$($OBJDUMP -T "$out" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
+      log "$target addon needs $glibc"
+    fi
     ;;
   win32-x64)
     # The posix-threads flavour: node-addon-api needs std::mutex (absent from the win32 flavour).
@@ -96,17 +115,17 @@ case "$target" in
       x86_64-w64-mingw32-dlltool -d "$NAPI_HEADERS_DIR/def/node_api.def" -l "$implib" -D node.exe
     fi
     # -static: libstdc++/libgcc/winpthread DLLs would not be found next to node.exe.
-    [ "$what" = vmcheck ] && out="$dest/vmcheck.exe"
+    [ "$what" != addon ] && out="$dest/$what.exe"
     $CXX "${common[@]}" -D_WIN32_WINNT=0x0A00 -DWIN32_LEAN_AND_MEAN -DNOMINMAX "${kind[@]}" -static \
       -static-libgcc -static-libstdc++ -Wl,--no-undefined -o "$out" "${sources[@]}" "$implib" -lkernel32 -ladvapi32
     x86_64-w64-mingw32-strip --strip-unneeded "$out"
     ;;
   darwin-x64|darwin-arm64)
     if [ "$target" = darwin-x64 ]; then ztarget=x86_64-macos.11.0; else ztarget=aarch64-macos.11.0; fi
-    export ZIG_GLOBAL_CACHE_DIR="$CACHE/zig-cache" ZIG_LOCAL_CACHE_DIR="$CACHE/zig-cache"
+    export ZIG_GLOBAL_CACHE_DIR="$ZIG_CACHE" ZIG_LOCAL_CACHE_DIR="$ZIG_CACHE"
     # Link-only target: a dylib whose Node-API symbols resolve at load time (what node-gyp's
     # -bundle -undefined dynamic_lookup does; zig cannot emit a bundle, node loads either).
-    if [ "$what" = vmcheck ]; then
+    if [ "$what" != addon ]; then
       "$ZIG" c++ -target "$ztarget" "${common[@]}" -o "$out" "${sources[@]}"
     else
       "$ZIG" c++ -target "$ztarget" "${common[@]}" -fPIC -shared -Wl,-undefined,dynamic_lookup \

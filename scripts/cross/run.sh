@@ -32,7 +32,7 @@ phase "compile TypeScript (dist/ is portable; every target's stage uses it)"
 mac_pids=()
 for t in "${targets[@]}"; do
   case "$t" in darwin-*)
-    ( build_if_needed "$t" && build_if_needed "$t" vmcheck ) > "$logs/$t-build.log" 2>&1 &
+    ( build_if_needed "$t" && build_if_needed "$t" vmcheck && build_if_needed "$t" vmtest ) > "$logs/$t-build.log" 2>&1 &
     mac_pids+=("$!:$t") ;;
   esac
 done
@@ -41,7 +41,7 @@ overall=0
 for t in "${targets[@]}"; do
   case "$t" in darwin-*) continue ;; esac
   phase "$t: build"
-  if ! { build_if_needed "$t" && build_if_needed "$t" vmcheck; } > "$logs/$t-build.log" 2>&1; then
+  if ! { build_if_needed "$t" && build_if_needed "$t" vmcheck && build_if_needed "$t" vmtest; } > "$logs/$t-build.log" 2>&1; then
     echo "build: FAILED (see $logs/$t-build.log)" > "$results/$t"; overall=1; tail -30 "$logs/$t-build.log" >&2; continue
   fi
   phase "$t: stage + test"

