@@ -117,6 +117,7 @@ describe('jitmem doctor --json', () => {
     expect(report.allocator.strategy).toBe('dual-mapping');
     expect(report.allocator.reason).toContain(errno);
     expect(report.dualMapping.auto).toBe(process.env.JITMEM_HARDENED_BACKING);
+    expect(report.allocator.backing).toBe(process.env.JITMEM_HARDENED_BACKING); // what its blocks really got
     expect(report.jitless).toBe(true);
     if (mode === 'nomemfd' || mode === 'noshm') expect(report.dualMapping.backings.memfd!.available).toBe(false);
     if (mode === 'noshm') expect(report.dualMapping.backings.shm!.available).toBe(false);
@@ -151,7 +152,7 @@ describe('jitmem doctor (human-readable)', () => {
     if (mode) {
       const errno = process.env.JITMEM_SECCOMP_ERRNO!;
       expect(out).toMatch(new RegExp(`RWX pages +REFUSED \\(${errno}\\)`));
-      expect(out).toMatch(new RegExp(`strategy +dual mapping \\(RWX refused \\(${errno}\\)\\)`));
+      expect(out).toMatch(new RegExp(`strategy +dual mapping via ${process.env.JITMEM_HARDENED_BACKING} \\(RWX refused \\(${errno}\\)\\)`));
       expect(out).toMatch(/\[fail\] rwx/);
     } else if (VirtMem.capabilities().rwx) {
       expect(out).toMatch(/RWX pages +allowed/);

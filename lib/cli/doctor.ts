@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { JitAllocator } from '../allocator';
 import { JitError } from '../errors';
 import { makeFunction } from '../function';
-import { DualMapping, Mapping, VirtMem } from '../virtmem';
+import { DualMapping, Mapping, VirtMem, findMappingByAddress } from '../virtmem';
 
 /** Outcome of running one strategy's generated function. */
 export interface StrategyProof {
@@ -38,6 +38,8 @@ export interface AllocatorReport {
   strategy: 'rwx' | 'dual-mapping' | 'map-jit' | null;
   /** Why that strategy: e.g. "RWX refused (EACCES)". */
   reason: string;
+  /** For dual mapping: the backing its block really got (`memfd`, `shm`, `tmpfile`, `section`, …). */
+  backing?: string;
   /** Whether a function allocated, written and called through the allocator returned the expected value. */
   ok: boolean;
   /** Error message when it did not. */
@@ -231,6 +233,8 @@ function proveAllocator(hardened: DoctorReport['hardened']): AllocatorReport {
     const code = returnConstantCode(expected);
     if (!code) throw new Error(`no test code for architecture ${process.arch}`);
     const span = jit.alloc(code.length);
+    const block = findMappingByAddress(span.address)?.mapping;
+    if (block instanceof DualMapping) report.backing = block.backing;
     jit.write(span, code);
     const returned = (jit.function(span, SIG) as () => number)();
     report.ok = returned === expected;
@@ -371,7 +375,7 @@ export function formatDoctorReport(r: DoctorReport): string {
   out.push('', 'JitAllocator');
   if (r.allocator.strategy) {
     const label = { rwx: 'RWX', 'dual-mapping': 'dual mapping', 'map-jit': 'MAP_JIT' }[r.allocator.strategy];
-    row('strategy', `${label} (${r.allocator.reason})`);
+    row('strategy', `${label}${r.allocator.backing ? ` via ${r.allocator.backing}` : ''} (${r.allocator.reason})`);
   } else {
     row('strategy', `unknown (${r.allocator.reason})`);
   }
