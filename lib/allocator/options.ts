@@ -35,15 +35,25 @@ export interface JitAllocatorOptions {
 
 /** Validated, complete options (what `jit.options` returns). */
 export interface ResolvedJitAllocatorOptions {
+  /** Blocks are dual-mapped (requested, or forced because the OS refuses RWX memory). */
   readonly useDualMapping: boolean;
+  /** Three pools (granularity ×1, ×2, ×4). */
   readonly useMultiplePools: boolean;
+  /** New blocks and released spans are filled with `fillPattern`. */
   readonly fillUnusedMemory: boolean;
+  /** The fill pattern bytes (repeated). */
   readonly fillPattern: Uint8Array;
+  /** Empty blocks are unmapped at once. */
   readonly immediateRelease: boolean;
+  /** No initial padding granule per block. */
   readonly disableInitialPadding: boolean;
+  /** Large pages were requested. */
   readonly useLargePages: boolean;
+  /** Base block size in bytes. */
   readonly blockSize: number;
+  /** Granularity of the first pool in bytes. */
   readonly granularity: number;
+  /** Instruction-cache flush policy of `write()`. */
   readonly flushPolicy: FlushPolicy;
   /** True when dual mapping was chosen because the OS refuses RWX memory. */
   readonly dualMappingForced: boolean;
