@@ -77,7 +77,10 @@ if [ ! -e "$BINFMT/register" ]; then
 fi
 [ -e "$BINFMT/register" ] || die "binfmt_misc not available (needed so arm64 child processes start under qemu)"
 # A wrapper that fixes the library prefix, whatever environment the child process got.
-QEMU_WRAP="$CACHE/qemu-aarch64-jitmem"
+# It lives outside the work tree so that every clone registers the same path.
+QEMU_WRAP_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/jitmem-cross"
+mkdir -p "$QEMU_WRAP_DIR"
+QEMU_WRAP="$QEMU_WRAP_DIR/qemu-aarch64-jitmem"
 cat > "$QEMU_WRAP.c" <<CSRC
 /* binfmt_misc interpreter (flag P): argv = { this, /full/path/of/binary, original argv0, args... }.
    Fixes the arm64 library prefix whatever environment the child got, and keeps argv0 (-0). */
