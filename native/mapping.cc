@@ -218,18 +218,34 @@ bool checkWritable(napi_env env, const Mapping& m, const char* base) {
   return true;
 }
 
-napi_value MakeBuffer(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+// The common head of the exports that take (id, view, offset, ...): fetches `n` arguments and
+// resolves the mapping, the view's base and the offset.
+struct RangeHead {
+  std::shared_ptr<Mapping> m;
+  char* base = nullptr;
+  size_t offset = 0;
+};
+bool readRangeHead(napi_env env, napi_callback_info info, const char* usage, size_t n, napi_value* argv, RangeHead* h) {
+  size_t argc = n;
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 4) return throwType(env, "buffer(id, view, offset, length)");
-  std::shared_ptr<Mapping> m = findMapping(env, argv[0]);
-  if (!m) return nullptr;
-  char* base;
-  size_t offset, length;
-  if (!readView(env, argv[1], *m, &base) || !readSize(env, argv[2], "offset", &offset) ||
-      !readSize(env, argv[3], "length", &length) || !checkRange(env, offset, length, m->size))
+  if (argc < n) {
+    throwType(env, usage);
+    return false;
+  }
+  h->m = findMapping(env, argv[0]);
+  return h->m && readView(env, argv[1], *h->m, &h->base) && readSize(env, argv[2], "offset", &h->offset);
+}
+
+napi_value MakeBuffer(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  RangeHead h;
+  size_t length;
+  if (!readRangeHead(env, info, "buffer(id, view, offset, length)", 4, argv, &h) ||
+      !readSize(env, argv[3], "length", &length) || !checkRange(env, h.offset, length, h.m->size))
     return nullptr;
+  const std::shared_ptr<Mapping>& m = h.m;
+  char* base = h.base;
+  size_t offset = h.offset;
   napi_value result;
   if (!getState(env)->externalBuffers) {
     napi_get_null(env, &result);
@@ -276,61 +292,46 @@ napi_value Detach(napi_env env, napi_callback_info info) {
 
 // Copies bytes into the writable view (the path that works without external buffers).
 napi_value Write(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 4) return throwType(env, "write(id, view, offset, bytes)");
-  std::shared_ptr<Mapping> m = findMapping(env, argv[0]);
-  if (!m) return nullptr;
-  char* base;
-  size_t offset, len;
+  RangeHead h;
+  size_t len;
   const void* src;
-  if (!readView(env, argv[1], *m, &base) || !readSize(env, argv[2], "offset", &offset) ||
-      !readBytes(env, argv[3], "bytes", &src, &len) || !checkRange(env, offset, len, m->size))
+  if (!readRangeHead(env, info, "write(id, view, offset, bytes)", 4, argv, &h) ||
+      !readBytes(env, argv[3], "bytes", &src, &len) || !checkRange(env, h.offset, len, h.m->size) ||
+      !checkWritable(env, *h.m, h.base))
     return nullptr;
-  if (!checkWritable(env, *m, base)) return nullptr;
-  if (len) std::memmove(base + offset, src, len);
+  if (len) std::memmove(h.base + h.offset, src, len);
   return nullptr;
 }
 
 napi_value Read(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 4) return throwType(env, "read(id, view, offset, length)");
-  std::shared_ptr<Mapping> m = findMapping(env, argv[0]);
-  if (!m) return nullptr;
-  char* base;
-  size_t offset, len;
-  if (!readView(env, argv[1], *m, &base) || !readSize(env, argv[2], "offset", &offset) ||
-      !readSize(env, argv[3], "length", &len) || !checkRange(env, offset, len, m->size))
+  RangeHead h;
+  size_t len;
+  if (!readRangeHead(env, info, "read(id, view, offset, length)", 4, argv, &h) ||
+      !readSize(env, argv[3], "length", &len) || !checkRange(env, h.offset, len, h.m->size))
     return nullptr;
-  if (m->kind == MappingKind::kSingle && !(m->access & vm::kRead))
+  if (h.m->kind == MappingKind::kSingle && !(h.m->access & vm::kRead))
     return throwJit(env, "ProtectionFailure", "mapping is not readable");
   napi_value out;
   void* dst;
-  napi_create_buffer_copy(env, len, base + offset, &dst, &out);
+  napi_create_buffer_copy(env, len, h.base + h.offset, &dst, &out);
   return out;
 }
 
 // Fills a range with a repeating pattern (the allocator's fillUnusedMemory).
 napi_value Fill(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 5) return throwType(env, "fill(id, view, offset, length, pattern)");
-  std::shared_ptr<Mapping> m = findMapping(env, argv[0]);
-  if (!m) return nullptr;
-  char* base;
-  size_t offset, len, plen;
+  RangeHead h;
+  size_t len, plen;
   const void* pattern;
-  if (!readView(env, argv[1], *m, &base) || !readSize(env, argv[2], "offset", &offset) ||
+  if (!readRangeHead(env, info, "fill(id, view, offset, length, pattern)", 5, argv, &h) ||
       !readSize(env, argv[3], "length", &len) || !readBytes(env, argv[4], "pattern", &pattern, &plen) ||
-      !checkRange(env, offset, len, m->size))
+      !checkRange(env, h.offset, len, h.m->size))
     return nullptr;
   if (plen == 0) return throwJit(env, "InvalidArgument", "pattern must not be empty");
-  if (!checkWritable(env, *m, base)) return nullptr;
-  char* dst = base + offset;
+  if (!checkWritable(env, *h.m, h.base)) return nullptr;
+  char* dst = h.base + h.offset;
   const char* p = static_cast<const char*>(pattern);
   if (plen == 1) {
     std::memset(dst, p[0], len);
