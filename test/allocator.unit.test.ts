@@ -11,9 +11,14 @@ import { makeFakeBackend } from '../bench/fake-backend.cjs';
 import { crossCheck, genW1, genW2, genW5 } from '../bench/rng.mjs';
 
 const bitsArb = fc.array(fc.boolean(), { minLength: 32, maxLength: 320 }).map((a) => a.slice(0, a.length - (a.length % 32)));
-const toBv = (bits: boolean[]) => {
-  const v = new Uint32Array(bits.length / 32);
-  bits.forEach((b, i) => b && bv.setBit(v, i));
+// Both vectors in one interleaved array: the tested vector at offset O, noise in the other one
+// (so a function that reads the wrong vector fails).
+const O = bv.USED;
+const OTHER = bv.STOP;
+const toBv = (bits: boolean[], o = O) => {
+  const v = new Uint32Array(bv.pairLength(bits.length));
+  bits.forEach((b, i) => b && bv.setBit(v, i, o));
+  for (let i = 0; i < bits.length; i += 3) bv.setBit(v, i, o === O ? OTHER : O);
   return v;
 };
 
@@ -25,13 +30,14 @@ describe('bit-vector', () => {
         const start = a % n;
         const len = b % (n - start + 1);
         const v = toBv(bits);
-        if (set) bv.fillBits(v, start, len);
-        else bv.clearBits(v, start, len);
+        if (set) bv.fillBits(v, start, len, O);
+        else bv.clearBits(v, start, len, O);
         for (let i = 0; i < n; i++) {
           const want = i >= start && i < start + len ? set : bits[i];
-          expect(bv.testBit(v, i)).toBe(want);
+          expect(bv.testBit(v, i, O)).toBe(want);
         }
-        expect(bv.countBits(v, 0, n)).toBe([...Array(n).keys()].filter((i) => bv.testBit(v, i)).length);
+        expect(bv.countBits(v, 0, n, O)).toBe([...Array(n).keys()].filter((i) => bv.testBit(v, i, O)).length);
+        for (let i = 0; i < n; i += 3) expect(bv.testBit(v, i, OTHER)).toBe(true);
       }),
     );
   });
@@ -45,13 +51,13 @@ describe('bit-vector', () => {
         const end = from + (b % (len - from + 1));
         let want = end;
         for (let i = from; i < end; i++) if (bits[i]) { want = i; break; }
-        expect(bv.findSet(v, from, end)).toBe(want);
+        expect(bv.findSet(v, from, end, O)).toBe(want);
         want = end;
         for (let i = from; i < end; i++) if (!bits[i]) { want = i; break; }
-        expect(bv.findClear(v, from, end)).toBe(want);
+        expect(bv.findClear(v, from, end, O)).toBe(want);
         want = from - 1;
         for (let i = end - 1; i >= from; i--) if (bits[i]) { want = i; break; }
-        expect(bv.findSetBackward(v, end, from)).toBe(want);
+        expect(bv.findSetBackward(v, end, from, O)).toBe(want);
         // findWindow needs word-aligned end and area
         const wEnd = Math.min(len, Math.ceil(Math.max(end, from + 1) / 32) * 32);
         want = -1;
@@ -60,14 +66,18 @@ describe('bit-vector', () => {
           for (let i = s; ok && i < s + n; i++) if (bits[i]) ok = false;
           if (ok) want = s;
         }
-        expect(bv.findWindow(v, from, wEnd, len, n)).toBe(want);
+        expect(bv.findWindow(v, from, wEnd, len, n, O)).toBe(want);
+        const vs = toBv(bits, OTHER);
+        want = end;
+        for (let i = from; i < end; i++) if (bits[i]) { want = i; break; }
+        expect(bv.findSet(vs, from, end, OTHER)).toBe(want);
         let best = 0;
         for (let s = from; s < wEnd; s++) {
           let l = 0;
           while (s + l < len && !bits[s + l] && l < n) l++;
           if (l > best) best = l;
         }
-        expect(bv.maxWindow(v, from, wEnd, len, n)).toBe(best);
+        expect(bv.maxWindow(v, from, wEnd, len, n, O)).toBe(best);
       }),
       { numRuns: 2000 },
     );

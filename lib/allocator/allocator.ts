@@ -5,7 +5,7 @@
  */
 import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
-import { findSet, findBoundaryBackward, testBit } from './bitvector';
+import { STOP, USED, findBoundaryBackward, findSet, setBit, testBit } from './bitvector';
 import { Block, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
 import { CHUNK, GROUP_SHIFT, HCAP, findFit, findFitAligned, noteReleased, resetHints } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
@@ -304,17 +304,21 @@ export class JitAllocator implements SpanOwner {
     const gran = block.pool.granularity;
     const off = address - block.rx;
     const start = off >>> block.pool.shift;
-    const used = block.used;
+    const bits = block.bits;
+    const ws = start >>> 5;
     const p = start - 1;
+    const wp = p >>> 5;
     if (
       off % gran !== 0 ||
       start < block.padding ||
-      ((used[start >>> 5] >>> (start & 31)) & 1) === 0 ||
-      (start > 0 && ((used[p >>> 5] >>> (p & 31)) & 1) !== 0 && ((block.stop[p >>> 5] >>> (p & 31)) & 1) === 0)
+      ((bits[ws + (ws & ~15) + USED] >>> (start & 31)) & 1) === 0 ||
+      (start > 0 &&
+        ((bits[wp + (wp & ~15) + USED] >>> (p & 31)) & 1) !== 0 &&
+        ((bits[wp + (wp & ~15) + STOP] >>> (p & 31)) & 1) === 0)
     ) {
       throw new JitError('InvalidArgument', `${what}: address 0x${address.toString(16)} is not the start of a live span`);
     }
-    const end = findSet(block.stop, start, block.areaSize) + 1;
+    const end = findSet(block.bits, start, block.areaSize, STOP) + 1;
     if (span !== null && span._size !== (end - start) * gran)
       throw new JitError('InvalidState', `${what}: the span is stale (released and its memory reused)`);
     // One reused result object: release() must not allocate.
@@ -334,9 +338,9 @@ export class JitAllocator implements SpanOwner {
     const block = this._blockAt(address);
     if (block === null) return null;
     const g = (address - block.rx) >>> block.pool.shift;
-    if (g < block.padding || !testBit(block.used, g)) return null;
-    const start = findBoundaryBackward(block.used, block.stop, g, block.padding) + 1;
-    const end = findSet(block.stop, g, block.areaSize) + 1;
+    if (g < block.padding || !testBit(block.bits, g, USED)) return null;
+    const start = findBoundaryBackward(block.bits, g, block.padding) + 1;
+    const end = findSet(block.bits, g, block.areaSize, STOP) + 1;
     const spanAddress = block.rx + start * block.pool.granularity;
     const known = this._clientSpan(spanAddress) ?? this._materialized.get(spanAddress)?.[0];
     if (known) return known;
@@ -463,7 +467,7 @@ export class JitAllocator implements SpanOwner {
     if (c !== undefined) c._size = newSize_;
     const pool = block.pool;
     block.markReleased(newEnd, end);
-    block.stop[(newEnd - 1) >>> 5] |= 1 << ((newEnd - 1) & 31);
+    setBit(block.bits, newEnd - 1, STOP);
     pool.totalAreaUsed -= end - newEnd;
     noteReleased(block, newEnd, end);
     if (this._opts.fillUnusedMemory) this._fill(block.mem, newEnd * gran, (end - newEnd) * gran);
@@ -723,16 +727,16 @@ export class JitAllocator implements SpanOwner {
         if (this._tree.find(b.rx)?.value !== b) throw new Error('block missing from tree');
         let u = 0;
         for (let i = 0; i < b.areaSize; i++) {
-          const isUsed = testBit(b.used, i);
-          const isStop = testBit(b.stop, i);
+          const isUsed = testBit(b.bits, i, USED);
+          const isStop = testBit(b.bits, i, STOP);
           if (isUsed) u++;
           if (isStop && !isUsed) throw new Error(`stop bit on a free granule ${i}`);
           if (isUsed && i + 1 === b.areaSize && !isStop) throw new Error('span runs past its block');
           if (isUsed && isStop && !(i === 0 && b.padding)) allocs++;
-          if (isUsed && i + 1 < b.areaSize && !isStop && !testBit(b.used, i + 1))
+          if (isUsed && i + 1 < b.areaSize && !isStop && !testBit(b.bits, i + 1, USED))
             throw new Error(`span without stop bit at ${i}`);
         }
-        if (b.padding && !(testBit(b.used, 0) && testBit(b.stop, 0))) throw new Error('padding granule lost');
+        if (b.padding && !(testBit(b.bits, 0, USED) && testBit(b.bits, 0, STOP))) throw new Error('padding granule lost');
         if (u !== b.areaUsed) throw new Error(`areaUsed ${b.areaUsed} != ${u}`);
         if (b.empty) {
           empty++;
@@ -741,7 +745,7 @@ export class JitAllocator implements SpanOwner {
         // free-index soundness: bound and hints are upper bounds, searchStart a lower bound
         let first = -1;
         for (let i = 0; i < b.areaSize; i++)
-          if (!testBit(b.used, i)) {
+          if (!testBit(b.bits, i, USED)) {
             first = i;
             break;
           }
@@ -749,7 +753,7 @@ export class JitAllocator implements SpanOwner {
         // Free-index soundness: every hint is an upper bound of min(CHUNK, longest window
         // starting in its chunk); groups bound their chunks; bound bounds the block.
         const rl = new Int32Array(b.areaSize + 1);
-        for (let i = b.areaSize - 1; i >= 0; i--) rl[i] = testBit(b.used, i) ? 0 : rl[i + 1] + 1;
+        for (let i = b.areaSize - 1; i >= 0; i--) rl[i] = testBit(b.bits, i, USED) ? 0 : rl[i + 1] + 1;
         let blockMax = 0;
         for (let c = 0; c < b.hints.length; c++) {
           let m = 0;

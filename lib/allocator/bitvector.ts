@@ -1,12 +1,34 @@
 /**
- * Bit-vector helpers over `Uint32Array` words (bit `i` lives in word `i >>> 5`, bit `i & 31`).
- * Scans use `Math.clz32`, one word at a time. All ranges are half-open `[start, end)`.
+ * Bit-vector helpers over `Uint32Array` words. A block keeps its two bit-vectors (`used`, `stop`)
+ * in ONE array, interleaved by 16-word runs (one 64-byte cache line each):
+ *
+ *     [used words 0..15][stop words 0..15][used words 16..31][stop words 16..31] ...
+ *
+ * so the `used` and `stop` words of a granule share a cache line pair and release() touches one
+ * line, not two lines far apart. Every function takes the array and the vector's offset `o`
+ * ({@link USED} or {@link STOP}); bit `i` lives in logical word `w = i >>> 5`, bit `i & 31`, at
+ * array index `w + (w & ~15) + o`. All ranges are half-open `[start, end)`.
  * @internal
  */
 
-/** Number of 32-bit words needed for `bits` bits. @internal */
+/** Offset of the `used` vector. @internal */
+export const USED = 0;
+/** Offset of the `stop` vector. @internal */
+export const STOP = 16;
+
+/** Number of 32-bit words needed for `bits` bits (one vector). @internal */
 export function wordsFor(bits: number): number {
   return (bits + 31) >>> 5;
+}
+
+/** Array length holding both vectors of `bits` bits. @internal */
+export function pairLength(bits: number): number {
+  return ((wordsFor(bits) + 15) & ~15) * 2;
+}
+
+/** Array index of logical word `w` of the vector at offset `o`. @internal */
+export function ix(w: number, o: number): number {
+  return w + (w & ~15) + o;
 }
 
 /** Index of the lowest set bit of a non-zero int32. @internal */
@@ -15,22 +37,25 @@ export function ctz32(x: number): number {
 }
 
 /** Returns whether bit `i` is set. @internal */
-export function testBit(bv: Uint32Array, i: number): boolean {
-  return ((bv[i >>> 5] >>> (i & 31)) & 1) !== 0;
+export function testBit(bv: Uint32Array, i: number, o: number): boolean {
+  const w = i >>> 5;
+  return ((bv[w + (w & ~15) + o] >>> (i & 31)) & 1) !== 0;
 }
 
 /** Sets bit `i`. @internal */
-export function setBit(bv: Uint32Array, i: number): void {
-  bv[i >>> 5] |= 1 << (i & 31);
+export function setBit(bv: Uint32Array, i: number, o: number): void {
+  const w = i >>> 5;
+  bv[w + (w & ~15) + o] |= 1 << (i & 31);
 }
 
 /** Clears bit `i`. @internal */
-export function clearBit(bv: Uint32Array, i: number): void {
-  bv[i >>> 5] &= ~(1 << (i & 31));
+export function clearBit(bv: Uint32Array, i: number, o: number): void {
+  const w = i >>> 5;
+  bv[w + (w & ~15) + o] &= ~(1 << (i & 31));
 }
 
 /** Sets bits `[start, start + len)`. @internal */
-export function fillBits(bv: Uint32Array, start: number, len: number): void {
+export function fillBits(bv: Uint32Array, start: number, len: number, o: number): void {
   if (len <= 0) return;
   const end = start + len;
   let w = start >>> 5;
@@ -38,16 +63,16 @@ export function fillBits(bv: Uint32Array, start: number, len: number): void {
   const lo = -1 << (start & 31);
   const hi = -1 >>> (31 - ((end - 1) & 31));
   if (w === we) {
-    bv[w] |= lo & hi;
+    bv[w + (w & ~15) + o] |= lo & hi;
     return;
   }
-  bv[w] |= lo;
-  while (++w < we) bv[w] = -1;
-  bv[we] |= hi;
+  bv[w + (w & ~15) + o] |= lo;
+  while (++w < we) bv[w + (w & ~15) + o] = -1;
+  bv[we + (we & ~15) + o] |= hi;
 }
 
 /** Clears bits `[start, start + len)`. @internal */
-export function clearBits(bv: Uint32Array, start: number, len: number): void {
+export function clearBits(bv: Uint32Array, start: number, len: number, o: number): void {
   if (len <= 0) return;
   const end = start + len;
   let w = start >>> 5;
@@ -55,53 +80,53 @@ export function clearBits(bv: Uint32Array, start: number, len: number): void {
   const lo = -1 << (start & 31);
   const hi = -1 >>> (31 - ((end - 1) & 31));
   if (w === we) {
-    bv[w] &= ~(lo & hi);
+    bv[w + (w & ~15) + o] &= ~(lo & hi);
     return;
   }
-  bv[w] &= ~lo;
-  while (++w < we) bv[w] = 0;
-  bv[we] &= ~hi;
+  bv[w + (w & ~15) + o] &= ~lo;
+  while (++w < we) bv[w + (w & ~15) + o] = 0;
+  bv[we + (we & ~15) + o] &= ~hi;
 }
 
 /** First set bit in `[from, end)`, or `end` when there is none. @internal */
-export function findSet(bv: Uint32Array, from: number, end: number): number {
+export function findSet(bv: Uint32Array, from: number, end: number, o: number): number {
   if (from >= end) return end;
   let w = from >>> 5;
-  let x = bv[w] & (-1 << (from & 31));
+  let x = bv[w + (w & ~15) + o] & (-1 << (from & 31));
   while (x === 0) {
     w++;
     if (w << 5 >= end) return end;
-    x = bv[w];
+    x = bv[w + (w & ~15) + o];
   }
   const i = (w << 5) + ctz32(x);
   return i < end ? i : end;
 }
 
 /** First clear bit in `[from, end)`, or `end` when there is none. @internal */
-export function findClear(bv: Uint32Array, from: number, end: number): number {
+export function findClear(bv: Uint32Array, from: number, end: number, o: number): number {
   if (from >= end) return end;
   let w = from >>> 5;
-  let x = ~bv[w] & (-1 << (from & 31));
+  let x = ~bv[w + (w & ~15) + o] & (-1 << (from & 31));
   while (x === 0) {
     w++;
     if (w << 5 >= end) return end;
-    x = ~bv[w];
+    x = ~bv[w + (w & ~15) + o];
   }
   const i = (w << 5) + ctz32(x);
   return i < end ? i : end;
 }
 
 /** Last set bit in `[lo, pos)`, or `lo - 1` when there is none. @internal */
-export function findSetBackward(bv: Uint32Array, pos: number, lo: number): number {
+export function findSetBackward(bv: Uint32Array, pos: number, lo: number, o: number): number {
   if (pos <= lo) return lo - 1;
   const p = pos - 1;
   let w = p >>> 5;
   const wl = lo >>> 5;
-  let x = bv[w] & (-1 >>> (31 - (p & 31)));
+  let x = bv[w + (w & ~15) + o] & (-1 >>> (31 - (p & 31)));
   while (x === 0) {
     if (w === wl) return lo - 1;
     w--;
-    x = bv[w];
+    x = bv[w + (w & ~15) + o];
   }
   const i = (w << 5) + 31 - Math.clz32(x);
   return i >= lo ? i : lo - 1;
@@ -111,36 +136,27 @@ export function findSetBackward(bv: Uint32Array, pos: number, lo: number): numbe
  * Last index `j` in `[lo, pos)` where `stop[j]` is set or `used[j]` is clear (a span boundary just
  * before `j + 1`), or `lo - 1` when there is none. @internal
  */
-export function findBoundaryBackward(used: Uint32Array, stop: Uint32Array, pos: number, lo: number): number {
+export function findBoundaryBackward(bv: Uint32Array, pos: number, lo: number): number {
   if (pos <= lo) return lo - 1;
   const p = pos - 1;
   let w = p >>> 5;
   const wl = lo >>> 5;
-  let x = (stop[w] | ~used[w]) & (-1 >>> (31 - (p & 31)));
+  let k = w + (w & ~15);
+  let x = (bv[k + STOP] | ~bv[k + USED]) & (-1 >>> (31 - (p & 31)));
   while (x === 0) {
     if (w === wl) return lo - 1;
     w--;
-    x = stop[w] | ~used[w];
+    k = w + (w & ~15);
+    x = bv[k + STOP] | ~bv[k + USED];
   }
   const i = (w << 5) + 31 - Math.clz32(x);
   return i >= lo ? i : lo - 1;
 }
 
 /** Number of set bits in `[start, end)` (tests and invariant checks). @internal */
-export function countBits(bv: Uint32Array, start: number, end: number): number {
+export function countBits(bv: Uint32Array, start: number, end: number, o: number): number {
   let n = 0;
-  for (let i = start; i < end; ) {
-    if ((i & 31) === 0 && i + 32 <= end) {
-      let x = bv[i >>> 5];
-      x = x - ((x >>> 1) & 0x55555555);
-      x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-      n += (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
-      i += 32;
-    } else {
-      if (testBit(bv, i)) n++;
-      i++;
-    }
-  }
+  for (let i = start; i < end; i++) if (testBit(bv, i, o)) n++;
   return n;
 }
 
@@ -150,11 +166,11 @@ export function countBits(bv: Uint32Array, start: number, end: number): number {
  * shift-and steps, whatever the number of holes; `end` and `area` must be multiples of 32.
  * @internal
  */
-export function findWindow(bv: Uint32Array, from: number, end: number, area: number, n: number): number {
+export function findWindow(bv: Uint32Array, from: number, end: number, area: number, n: number, o: number): number {
   let w = from >>> 5;
   const lastW = (end - 1) >>> 5;
   const areaW = area >>> 5;
-  let f = ~bv[w] & (-1 << (from & 31));
+  let f = ~bv[w + (w & ~15) + o] & (-1 << (from & 31));
   let run = 0; // clear bits just below word w, contiguous with its bit 0
   // In-word test for n <= 32: x & (x >>> 1) & ... by doubling up to the largest power of two
   // a <= n, then one step of n - a.
@@ -168,7 +184,7 @@ export function findWindow(bv: Uint32Array, from: number, end: number, area: num
       if (t === 32) {
         run += 32;
         if (++w >= areaW) return -1;
-        f = ~bv[w];
+        f = ~bv[w + (w & ~15) + o];
         continue;
       }
       if (w > lastW) return -1;
@@ -184,7 +200,7 @@ export function findWindow(bv: Uint32Array, from: number, end: number, area: num
     run = Math.clz32(~f);
     if (++w >= areaW) return -1;
     if (w > lastW && run === 0) return -1;
-    f = ~bv[w];
+    f = ~bv[w + (w & ~15) + o];
   }
 }
 
@@ -194,11 +210,11 @@ export function findWindow(bv: Uint32Array, from: number, end: number, area: num
  * bit of the longest run inside each word. `end` and `area` must be multiples of 32.
  * @internal
  */
-export function maxWindow(bv: Uint32Array, from: number, end: number, area: number, cap: number): number {
+export function maxWindow(bv: Uint32Array, from: number, end: number, area: number, cap: number, o: number): number {
   let w = from >>> 5;
   const lastW = (end - 1) >>> 5;
   const areaW = area >>> 5;
-  let f = ~bv[w] & (-1 << (from & 31));
+  let f = ~bv[w + (w & ~15) + o] & (-1 << (from & 31));
   let run = 0;
   let best = 0;
   for (;;) {
@@ -208,7 +224,7 @@ export function maxWindow(bv: Uint32Array, from: number, end: number, area: numb
         run += 32;
         if (run >= cap) return cap;
         if (++w >= areaW) return run > best ? run : best;
-        f = ~bv[w];
+        f = ~bv[w + (w & ~15) + o];
         continue;
       }
       if (run + t > best) best = run + t;
@@ -228,6 +244,6 @@ export function maxWindow(bv: Uint32Array, from: number, end: number, area: numb
     run = Math.clz32(~f);
     if (++w >= areaW) return run > best ? run : best;
     if (w > lastW && run === 0) return best;
-    f = ~bv[w];
+    f = ~bv[w + (w & ~15) + o];
   }
 }

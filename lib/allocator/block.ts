@@ -5,7 +5,7 @@
  * @internal
  */
 import type { BlockMemory } from './backend';
-import { clearBits, fillBits, setBit, clearBit, wordsFor } from './bitvector';
+import { STOP, USED, clearBit, clearBits, fillBits, pairLength, setBit } from './bitvector';
 import { chunkCount, groupCount, resetHints, type FreeArea } from './freeindex';
 import type { RBNode } from './rbtree';
 
@@ -17,8 +17,8 @@ export const BLOCK_OBJECT_BYTES = 256;
 
 /** One mapped block. @internal */
 export class Block implements FreeArea {
-  used: Uint32Array;
-  stop: Uint32Array;
+  /** The `used` and `stop` bit-vectors, interleaved (see bitvector.ts). */
+  bits: Uint32Array;
   hints: Uint8Array;
   groups: Uint8Array;
   areaSize: number;
@@ -47,11 +47,7 @@ export class Block implements FreeArea {
     this.size = mem.size;
     const area = mem.size >>> pool.shift;
     this.areaSize = area;
-    const words = wordsFor(area);
-    // One buffer for both bit-vectors keeps the metadata compact.
-    const bits = new Uint32Array(words * 2);
-    this.used = bits.subarray(0, words);
-    this.stop = bits.subarray(words);
+    this.bits = new Uint32Array(pairLength(area));
     const nc = chunkCount(area);
     const ng = groupCount(area);
     const idx = new Uint8Array(nc + ng);
@@ -64,11 +60,10 @@ export class Block implements FreeArea {
 
   /** Marks every granule free except the initial padding. */
   wipe(): void {
-    this.used.fill(0);
-    this.stop.fill(0);
+    this.bits.fill(0);
     if (this.padding) {
-      setBit(this.used, 0);
-      setBit(this.stop, 0);
+      setBit(this.bits, 0, USED);
+      setBit(this.bits, 0, STOP);
     }
     this.areaUsed = this.padding;
     this.empty = true;
@@ -77,8 +72,8 @@ export class Block implements FreeArea {
 
   /** Marks `[start, end)` as one span. */
   markAllocated(start: number, end: number): void {
-    fillBits(this.used, start, end - start);
-    setBit(this.stop, end - 1);
+    fillBits(this.bits, start, end - start, USED);
+    setBit(this.bits, end - 1, STOP);
     this.areaUsed += end - start;
     if (this.areaUsed === this.areaSize) {
       this.searchStart = this.areaSize;
@@ -90,14 +85,14 @@ export class Block implements FreeArea {
 
   /** Marks `[start, end)` free (the caller updates the free index). */
   markReleased(start: number, end: number): void {
-    clearBits(this.used, start, end - start);
-    clearBit(this.stop, end - 1);
+    clearBits(this.bits, start, end - start, USED);
+    clearBit(this.bits, end - 1, STOP);
     this.areaUsed -= end - start;
   }
 
   /** Bytes of metadata this block holds. */
   metadataBytes(): number {
-    return this.used.byteLength + this.stop.byteLength + this.hints.byteLength + this.groups.byteLength + BLOCK_OBJECT_BYTES;
+    return this.bits.byteLength + this.hints.byteLength + this.groups.byteLength + BLOCK_OBJECT_BYTES;
   }
 }
 

@@ -19,7 +19,7 @@
  * Memory: 1 byte per chunk of 512 granules + 1 byte per group (0.0032% of the block at granularity 64).
  * @internal
  */
-import { findClear, findSet, findSetBackward, findWindow, maxWindow } from './bitvector';
+import { USED, findClear, findSet, findSetBackward, findWindow, maxWindow } from './bitvector';
 
 /** log2 of the chunk size in granules. @internal */
 export const CHUNK_SHIFT = 9;
@@ -34,7 +34,7 @@ export const GROUP = 1 << GROUP_SHIFT;
 
 /** The part of a block the index works on. @internal */
 export interface FreeArea {
-  used: Uint32Array;
+  bits: Uint32Array;
   hints: Uint8Array;
   groups: Uint8Array;
   areaSize: number;
@@ -78,7 +78,7 @@ export function findFit(a: FreeArea, n: number): number {
   const area = a.areaSize;
   const pos = a.searchStart;
   if (pos >= area) return -1;
-  const used = a.used;
+  const used = a.bits;
   const hints = a.hints;
   const groups = a.groups;
   const nChunks = hints.length;
@@ -105,10 +105,10 @@ export function findFit(a: FreeArea, n: number): number {
       let cEnd = cStart + CHUNK;
       if (cEnd > area) cEnd = area;
       const from = pos > cStart ? pos : cStart;
-      const s = findWindow(used, from, cEnd, area, n);
+      const s = findWindow(used, from, cEnd, area, n, USED);
       if (s >= 0) return s;
       // No window of n starts in this chunk: store its exact longest window.
-      const best = maxWindow(used, from, cEnd, area, HCAP);
+      const best = maxWindow(used, from, cEnd, area, HCAP, USED);
       hints[c] = best;
       if (best > gmax) gmax = best;
     }
@@ -127,13 +127,13 @@ export function findFit(a: FreeArea, n: number): number {
  */
 export function findFitAligned(a: FreeArea, n: number, step: number): number {
   const area = a.areaSize;
-  const used = a.used;
-  let s = findClear(used, a.searchStart, area);
+  const used = a.bits;
+  let s = findClear(used, a.searchStart, area, USED);
   while (s < area) {
-    const e = findSet(used, s, area);
+    const e = findSet(used, s, area, USED);
     const as = step === 1 ? s : Math.ceil(s / step) * step;
     if (as + n <= e) return as;
-    s = findClear(used, e, area);
+    s = findClear(used, e, area, USED);
   }
   return -1;
 }
@@ -143,13 +143,13 @@ export function findFitAligned(a: FreeArea, n: number, step: number): number {
  * @internal
  */
 export function noteReleased(a: FreeArea, start: number, end: number): void {
-  const used = a.used;
+  const used = a.bits;
   const area = a.areaSize;
   if (start < a.searchStart) a.searchStart = start;
   const lo = start > HCAP ? start - HCAP : 0;
-  const l = findSetBackward(used, start, lo) + 1;
+  const l = findSetBackward(used, start, lo, USED) + 1;
   const hi = end + HCAP < area ? end + HCAP : area;
-  const r = findSet(used, end, hi);
+  const r = findSet(used, end, hi, USED);
   const hints = a.hints;
   const groups = a.groups;
   const c1 = (end - 1) >>> CHUNK_SHIFT;
