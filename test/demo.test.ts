@@ -136,7 +136,7 @@ describe('npm run demo (examples/dist/expr-jit/main.js)', () => {
     const code = process.arch === 'arm64' ? 'AArch64' : process.platform === 'win32' ? 'Windows x64' : 'System V';
     expect(out).toContain(code);
     if (mode) {
-      expect(out).toMatch(new RegExp(`memory +dual mapping: .*RWX refused by the OS \\(${process.env.JITMEM_SECCOMP_ERRNO}\\)`));
+      expect(out).toMatch(new RegExp(`memory +dual mapping: .*; RWX refused by the OS \\(${process.env.JITMEM_SECCOMP_ERRNO}\\)\n`));
       expect(out).toContain('(--jitless)');
     } else {
       expect(out).toMatch(/memory +(RWX pages|dual mapping|MAP_JIT)/);

@@ -157,7 +157,7 @@ function strategyOf(jit: JitAllocator): string {
   if (o.useMapJit) return 'MAP_JIT (macOS hardened runtime: pthread_jit_write_protect_np toggles W^X per thread)';
   if (o.useDualMapping) {
     const why = o.dualMappingForced || hi.enabled ? `RWX refused by the OS${hi.errno ? ` (${hi.errno})` : ''}` : 'requested';
-    return `dual mapping: RX view + RW view of one shared memory object (${why})`;
+    return `dual mapping: RX view + RW view of one shared memory object; ${why}`;
   }
   return 'RWX pages (the OS allows writable+executable memory)';
 }
