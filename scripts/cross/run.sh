@@ -27,37 +27,47 @@ phase "compile TypeScript (dist/ is portable; every target's stage uses it)"
 (cd "$ROOT" && [ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund >&2)
 (cd "$ROOT" && node_modules/.bin/tsc -p tsconfig.json)
 
-# macOS links (zig; the first build of zig's libc++ per target takes minutes) run in the
-# background while the other targets test.
-mac_pids=()
+build_target() {  # build_target <target>: addon + vmcheck + vmtest, log in logs/<target>-build.log
+  local t="$1"
+  if ! { build_if_needed "$t" && build_if_needed "$t" vmcheck && build_if_needed "$t" vmtest; } > "$logs/$t-build.log" 2>&1; then
+    echo "build: FAILED (see $logs/$t-build.log)" > "$results/$t"; tail -30 "$logs/$t-build.log" >&2
+    return 1
+  fi
+}
+
+overall=0
+# linux-arm64 first: its suite under qemu is the long pole, so it runs in the background while
+# the other targets build and test on the other core.
+arm_pid=""
 for t in "${targets[@]}"; do
-  case "$t" in darwin-*)
-    ( build_if_needed "$t" && build_if_needed "$t" vmcheck && build_if_needed "$t" vmtest ) > "$logs/$t-build.log" 2>&1 &
-    mac_pids+=("$!:$t") ;;
+  [ "$t" = linux-arm64 ] || continue
+  phase "$t: build"
+  if build_target "$t"; then
+    phase "$t: stage + test (background, qemu)"
+    bash "$ROOT/scripts/cross/stage.sh" "$t"
+    bash "$ROOT/scripts/cross/test-target.sh" "$t" > "$logs/$t-run.log" 2>&1 &
+    arm_pid=$!
+  else overall=1; fi
+done
+
+for t in "${targets[@]}"; do
+  case "$t" in linux-arm64) continue ;; esac
+  phase "$t: build"
+  build_target "$t" || { overall=1; continue; }
+  case "$t" in
+    darwin-*) bash "$ROOT/scripts/cross/test-target.sh" "$t" || overall=1 ;;
+    *)
+      phase "$t: stage + test"
+      bash "$ROOT/scripts/cross/stage.sh" "$t"
+      bash "$ROOT/scripts/cross/test-target.sh" "$t" || overall=1 ;;
   esac
 done
 
-overall=0
-for t in "${targets[@]}"; do
-  case "$t" in darwin-*) continue ;; esac
-  phase "$t: build"
-  if ! { build_if_needed "$t" && build_if_needed "$t" vmcheck && build_if_needed "$t" vmtest; } > "$logs/$t-build.log" 2>&1; then
-    echo "build: FAILED (see $logs/$t-build.log)" > "$results/$t"; overall=1; tail -30 "$logs/$t-build.log" >&2; continue
-  fi
-  phase "$t: stage + test"
-  bash "$ROOT/scripts/cross/stage.sh" "$t"
-  bash "$ROOT/scripts/cross/test-target.sh" "$t" || overall=1
-done
-
-for pt in "${mac_pids[@]}"; do
-  pid="${pt%%:*}"; t="${pt#*:}"
-  phase "$t: waiting for the zig link"
-  if wait "$pid"; then
-    bash "$ROOT/scripts/cross/test-target.sh" "$t" || overall=1
-  else
-    echo "link: FAILED (see $logs/$t-build.log)" > "$results/$t"; overall=1; tail -30 "$logs/$t-build.log" >&2
-  fi
-done
+if [ -n "$arm_pid" ]; then
+  phase "linux-arm64: waiting for the qemu run"
+  wait "$arm_pid" || overall=1
+  cat "$logs/linux-arm64-run.log" >&2
+fi
 
 if [ "${JITMEM_CROSS_SKIP_PACK:-}" != 1 ] && [ ${#targets[@]} = ${#TARGETS_ALL[@]} ]; then
   phase "packaging test"
