@@ -102,7 +102,17 @@ describe('ExpressionJit over a JitAllocator', () => {
 
 describe('npm run demo (examples/dist/expr-jit/main.js)', () => {
   beforeAll(() => {
-    // What `npm run demo` does before running: compile the example against the built package.
+    // What `npm run demo` does before running: compile the example against the built package —
+    // unless examples/dist is already newer than everything it is built from (the cross-platform
+    // stages compile it on the host: tsc under qemu takes minutes).
+    const mtime = (f: string) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : Infinity);
+    const inputs = [
+      ...fs.readdirSync(path.join(ROOT, 'examples', 'expr-jit')).filter((f) => f.endsWith('.ts')).map((f) => path.join(ROOT, 'examples', 'expr-jit', f)),
+      path.join(ROOT, 'examples', 'tsconfig.json'),
+      path.join(ROOT, 'dist', 'index.d.ts'),
+    ];
+    const built = fs.existsSync(MAIN) ? fs.statSync(MAIN).mtimeMs : -Infinity;
+    if (inputs.every((f) => mtime(f) <= built)) return;
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'examples')], {
       stdio: 'pipe',
     });
