@@ -14,11 +14,10 @@
  * `--jitdump <dir>` (or JITMEM_JITDUMP=<dir>: write a perf jitdump naming every function),
  * `--seed <n>`. Exit code 1 when any result differs.
  */
-import * as jitmem from 'jitmem';
-import { JitAllocator, VirtMem } from 'jitmem';
+import { JitAllocator, JitDump, VirtMem } from 'jitmem';
 import { type MachineCode, targetFor } from './codegen';
 import { compileClosure, compileJavaScript, interpret } from './evaluate';
-import { type CodeRecorder, type CompiledExpression, ExpressionJit } from './jit';
+import { type CompiledExpression, ExpressionJit } from './jit';
 import { parse } from './parser';
 import { Random, randomArgs, randomProgram } from './random';
 
@@ -51,18 +50,6 @@ export function parseArgs(argv: readonly string[]): DemoOptions {
     else throw new Error(`unknown option ${a} (options: --quick, --expr E, --jitdump DIR, --seed N)`);
   }
   return o;
-}
-
-/** The part of jitmem's `JitDump` (perf jitdump writer) the demo uses. */
-interface JitDumpLike extends CodeRecorder {
-  readonly path: string;
-  close(): void;
-}
-
-/** Opens a perf jitdump in `dir` through jitmem's `JitDump`, or returns null when this build lacks it. */
-function openJitDump(dir: string): JitDumpLike | null {
-  const api = (jitmem as unknown as { JitDump?: { open(dir: string): JitDumpLike } }).JitDump;
-  return api ? api.open(dir) : null;
 }
 
 const SAMPLES = [
@@ -176,11 +163,11 @@ export function runDemo(o: DemoOptions): number {
   for (const e of o.exprs) parse(e); // report syntax errors before doing anything
   const target = targetFor();
   const jit = new JitAllocator();
-  let dump: JitDumpLike | null = null;
+  let dump: JitDump | null = null;
   let dumpError = '';
   try {
-    dump = o.jitdump ? openJitDump(o.jitdump) : null;
-    if (o.jitdump && !dump) dumpError = 'this build of jitmem does not export JitDump';
+    // perf jitdump (Linux): every compiled expression is named `expr: <source>` in perf report.
+    dump = o.jitdump ? JitDump.open(o.jitdump) : null;
   } catch (e) {
     dumpError = e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : String(e);
   }
