@@ -72,6 +72,7 @@ describe('jitmem doctor --json', () => {
     expect(report.memory).toMatchObject(VirtMem.info());
     expect(report.memory.largePages).toBe(caps.largePages);
     expect(report.externalBuffers).toBe(caps.externalBuffers);
+    expect(report.profiling).toEqual({ jitdump: process.platform === 'linux', directory: process.env.JITMEM_JITDUMP || null });
     expect(report.jitless).toBe(/--jitless/.test(process.env.NODE_OPTIONS ?? '') || process.execArgv.includes('--jitless'));
   });
 
@@ -141,7 +142,7 @@ describe('jitmem doctor (human-readable)', () => {
     const r = doctor([]);
     expect(r.status, r.stderr).toBe(0);
     const out = r.stdout;
-    for (const label of ['platform', 'Node.js', 'Node-API', 'pages', 'large pages', 'RWX pages', 'dual mapping', 'MAP_JIT', 'external buffers', 'Proofs', 'JitAllocator', 'strategy']) {
+    for (const label of ['platform', 'Node.js', 'Node-API', 'pages', 'large pages', 'RWX pages', 'dual mapping', 'MAP_JIT', 'external buffers', 'perf jitdump', 'Proofs', 'JitAllocator', 'strategy']) {
       expect(out).toContain(label);
     }
     expect(out).toContain(`${process.platform} ${process.arch}`);
@@ -168,7 +169,7 @@ describe('jitmem doctor (human-readable)', () => {
       rwx: { available: false, error: 'mmap failed: EACCES' },
       dualMapping: { available: false, auto: null, backings: { memfd: { available: false, error: 'memfd_create: ENOSYS' } } },
       mapJit: { available: false, applicable: false },
-      externalBuffers: true, environment: {}, proofs: [],
+      externalBuffers: true, environment: {}, profiling: { jitdump: true, directory: null }, proofs: [],
       allocator: { strategy: 'dual-mapping', reason: 'RWX refused (EACCES)', ok: false, error: 'FailedToOpenAnonymousMemory' },
       ok: false,
     };

@@ -83,6 +83,8 @@ export interface DoctorReport {
   externalBuffers: boolean;
   /** Environment variables that change jitmem's behaviour, as set. */
   environment: Record<string, string>;
+  /** perf jitdump support (Linux) and the directory JITMEM_JITDUMP names, if any. */
+  profiling: { jitdump: boolean; directory: string | null };
   /** Each strategy, proven by running generated code. */
   proofs: StrategyProof[];
   /** What JitAllocator picks. */
@@ -327,6 +329,7 @@ export function runDoctor(): DoctorReport {
         },
     externalBuffers: Boolean(caps.externalBuffers),
     environment,
+    profiling: { jitdump: process.platform === 'linux', directory: process.env.JITMEM_JITDUMP || null },
     proofs,
     allocator,
     ok: allocator.ok || proofs.some((p) => p.ok),
@@ -365,6 +368,14 @@ export function formatDoctorReport(r: DoctorReport): string {
     out.push('', 'Environment');
     for (const [k, v] of Object.entries(r.environment)) row(k, v);
   }
+  row(
+    'perf jitdump',
+    r.profiling.jitdump
+      ? r.profiling.directory
+        ? `on: ${r.profiling.directory}/jit-<pid>.dump`
+        : 'available: JITMEM_JITDUMP=<dir>, then perf record -k 1 / perf inject --jit'
+      : 'not available (Linux perf only)',
+  );
   out.push('', 'Proofs (each writes a generated function returning a random constant, then calls it)');
   for (const p of r.proofs) {
     const status = p.ok ? '[ok]  ' : '[fail]';
