@@ -7,8 +7,8 @@
 //   --warmup N: untimed warm-up repetitions before the timed ones (default 1; small W3 sizes repeat
 //               until 200,000 operations ran)
 //
-// Requires the compiled library (npm run build:ts). Run with --expose-gc for steadier figures
-// (npm run bench does).
+// Requires the compiled library (npm run build:ts; npm run bench compiles first).
+//   --gc (with node --expose-gc): full GC before each long timed loop (off by default)
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { crossCheck, genW1, genW2, genW4, genW5 } from './rng.mjs';
@@ -33,12 +33,12 @@ const { kWithBackend } = require('../dist/allocator/allocator.js');
 const { VirtMem } = FAKE ? { VirtMem: null } : require('../dist/virtmem.js');
 const { makeFakeBackend } = require('./fake-backend.cjs');
 
-const fullGc = typeof globalThis.gc === 'function' ? globalThis.gc : () => {};
-// A full GC before a long timed loop keeps one rep's garbage out of the next; short loops skip it
-// (V8 sweeps concurrently after gc() returns, which would land inside a short timed loop).
+// --gc: a full GC (+20 ms) before each long timed loop. Off by default: V8 finishes a full GC
+// concurrently after gc() returns, and on this 2-core machine that work lands in the timed loop.
+const GC = flag('gc') && typeof globalThis.gc === 'function';
 const gcBefore = (ops) => {
-  if (ops >= 100_000) {
-    fullGc();
+  if (GC && ops >= 100_000) {
+    globalThis.gc();
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
 };
@@ -265,7 +265,7 @@ const { loadavg } = await import('node:os');
 console.log(`machine: load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; calibration loop ${calibrate().toFixed(2)} ns/iter (≈0.4–0.6 on an idle core)`);
 console.log(
   `node ${process.version} ${process.platform}/${process.arch}, ${WARMUP} untimed warm-up + ${REPS} reps × ${RUNS} run(s)` +
-    `${FAKE ? ', FAKE backend (no mappings)' : ''}${typeof globalThis.gc === 'function' ? ', gc() before timed loops' : ''}`,
+    `${FAKE ? ', FAKE backend (no mappings)' : ''}${GC ? ', full GC before long timed loops' : ''}`,
 );
 if (!FAKE) {
   const j = new JitAllocator();
