@@ -233,14 +233,24 @@ export function maxWindow(bv: Uint32Array, from: number, end: number, area: numb
     } else if (w > lastW) {
       return best;
     }
-    let x = f;
-    let m = 0;
-    while (x !== 0) {
-      x &= x >>> 1;
-      m++;
+    if (f !== 0 && best < 32) {
+      // Does the word hold a run longer than `best`? Shift-and up to length best + 1 by doubling,
+      // then lengthen one bit at a time while runs remain.
+      let x = f;
+      const l = best + 1;
+      let have = 1;
+      while (have < l && x !== 0) {
+        const sh = have < l - have ? have : l - have;
+        x &= x >>> sh;
+        have += sh;
+      }
+      if (x !== 0) {
+        let m = l;
+        while ((x &= x >>> 1) !== 0) m++;
+        best = m;
+        if (best >= cap) return cap;
+      }
     }
-    if (m > best) best = m;
-    if (best >= cap) return cap;
     run = Math.clz32(~f);
     if (++w >= areaW) return run > best ? run : best;
     if (w > lastW && run === 0) return best;
