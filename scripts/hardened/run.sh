@@ -2,7 +2,7 @@
 # npm run test:hardened — the whole vitest suite as if on a systemd MemoryDenyWriteExecute=yes host.
 #
 # The vitest runner itself stays a normal node (vite needs WebAssembly, so a JIT); only the test
-# workers are hardened: vitest.config.ts sets process.execPath to $JITMEM_HARDENED_LAUNCHER, so
+# workers are hardened: vitest.config.mts sets process.execPath to $JITMEM_HARDENED_LAUNCHER, so
 # vitest forks every worker through scripts/hardened/launcher.c, which installs a seccomp filter
 # (refuses mmap W+X, mprotect/pkey_mprotect +X, shmat SHM_EXEC; optionally memfd_create) and execs
 # the real node with --jitless (and NODE_OPTIONS=--jitless for anything the worker spawns; the
@@ -21,7 +21,7 @@
 #   JITMEM_SECCOMP_ERRNO      EACCES | EPERM | EACCES  | EACCES  (errno of refused calls)
 #   JITMEM_DENY_MEMFD         unset  | unset | 1       | 1
 #   JITMEM_HARDENED_PROBE     path of the syscall probe binary (build-hardened/probe)
-#   JITMEM_HARDENED_LAUNCHER  path of the launcher (read by vitest.config.ts)
+#   JITMEM_HARDENED_LAUNCHER  path of the launcher (read by vitest.config.mts)
 #   JITMEM_REAL_NODE          the node the launcher execs
 #
 # Usage: bash scripts/hardened/run.sh [MODE...] [-- extra vitest args]
@@ -135,7 +135,9 @@ say "================================ summary ================================"
 for m in "$@"; do
   st="$(cat "$RES/$m.status" 2>/dev/null || echo "did-not-run")"
   [ "$st" = pass ] || failed=1
-  line="$("$REAL_NODE" -e '
+  if [ "$st" = selfcheck-failed ]; then line="suite not run: the self-check failed (its output is above)"
+  elif [ "$st" = did-not-run ]; then line="mode did not run (e.g. unshare/mount failed; output above)"
+  else line="$("$REAL_NODE" -e '
     const fs = require("fs");
     const [json, root, log] = process.argv.slice(1);
     const strip = (t) => String(t || "").replace(/\x1b\[[0-9;]*m/g, "");
@@ -179,7 +181,7 @@ for m in "$@"; do
       out.push(`    UNHANDLED ${m[1]} error(s) (e.g. a worker crashed): ${[...new Set(why)].slice(0, 4).join(" | ")}`);
     }
     console.log(out.join("\n"));
-  ' "$RES/$m.json" "$ROOT" "$RES/$m.log")"
+  ' "$RES/$m.json" "$ROOT" "$RES/$m.log")"; fi
   printf '  %-8s %-17s %4ss  %s\n' "$m" "$(echo "$st" | tr a-z A-Z)" "${SECS[$m]:-?}" "$line"
 done
 echo "  logs: $RES/<mode>.log, reports: $RES/<mode>.json"
