@@ -24,6 +24,9 @@
 #   JITMEM_HARDENED_LAUNCHER  path of the launcher (read by vitest.config.mts)
 #   JITMEM_REAL_NODE          the node the launcher execs
 #
+# Test and hook timeouts are 300 s here (JITMEM_HARDENED_TIMEOUT=ms, or pass --testTimeout): the
+# workers run without a JIT.
+#
 # Usage: bash scripts/hardened/run.sh [MODE...] [-- extra vitest args]
 #   e.g. npm run test:hardened -- noshm -- test/virtmem.test.ts
 # Output: a summary per mode at the end; full logs and JSON reports in build-hardened/runs/<time>-<pid>/
@@ -112,13 +115,19 @@ run_mode_inner() {
     return 1
   fi
 
+  # Interpreter-only V8 is ~10x slower on pure-JS work: scale the config's 60 s timeouts unless
+  # the caller passes its own.
+  local extra=()
+  [[ " $* " == *" --testTimeout"* ]] || extra+=("--testTimeout=${JITMEM_HARDENED_TIMEOUT:-300000}")
+  [[ " $* " == *" --hookTimeout"* ]] || extra+=("--hookTimeout=${JITMEM_HARDENED_TIMEOUT:-300000}")
+
   say "running the test suite [$mode]"
   echo "tests-failed" >"$status_file"
   (
     cd "$ROOT" &&
     JITMEM_HARDENED_LAUNCHER="$OUT/launcher" \
       "$ROOT/node_modules/.bin/vitest" run \
-      --reporter=default --reporter=json --outputFile.json="$RES/$mode.json" "$@"
+      --reporter=default --reporter=json --outputFile.json="$RES/$mode.json" "${extra[@]}" "$@"
   ) 2>&1 | tee "$RES/$mode.log"
   local rc=${PIPESTATUS[0]}
   if [ "$rc" = 0 ]; then echo pass >"$status_file"; fi
