@@ -294,6 +294,20 @@ describe('clients', () => {
     jit._checkInvariants();
   });
 
+  it('the write scope shrinks a client span through its client', () => {
+    using jit = new JitAllocator();
+    const c = jit.createClient();
+    const s = c.alloc(1024);
+    jit.write(s, (rw) => {
+      rw[0] = 1;
+      return 100;
+    });
+    expect(s.size).toBe(128);
+    expect(c.statistics()).toEqual({ allocationCount: 1, usedSize: 128 });
+    expect(c.sizeOf(s.address)).toBe(128);
+    jit._checkInvariants();
+  });
+
   it('dispose kills functions of the client', () => {
     if (!canRunCode) return;
     using jit = new JitAllocator();

@@ -558,7 +558,8 @@ export class JitAllocator implements SpanOwner {
     try {
       result = cb(buf, s);
       if (copy && !s.released) {
-        backend.write(mem, mem.kind === 'dual' ? 1 : 0, s.blockOffset, buf);
+        // The callback may have shrunk the span: never write back past its current end.
+        backend.write(mem, mem.kind === 'dual' ? 1 : 0, s.blockOffset, buf.subarray(0, s._size));
       }
     } finally {
       if (jitMode) backend.protectJitMemory(false);
@@ -568,9 +569,13 @@ export class JitAllocator implements SpanOwner {
     s._clean = false;
     if (result !== undefined) {
       const n = checkInt(result, 'write callback result');
-      if (n <= 0 || n > size)
-        throw new JitError('InvalidArgument', `write callback returned ${n}; expected 1..${size}`);
-      if (n < size) this.shrink(s, n);
+      if (n <= 0 || n > s._size)
+        throw new JitError('InvalidArgument', `write callback returned ${n}; expected 1..${s._size}`);
+      if (n < s._size) {
+        const client = s._client as JitAllocatorClient | null;
+        if (client !== null) client.shrink(s, n);
+        else this.shrink(s, n);
+      }
     }
     this._afterWrite(s, 0, s._size);
   }
