@@ -379,8 +379,7 @@ export class JitAllocator implements SpanOwner {
 
   /** @internal */
   _release(block: Block, start: number, end: number, span: Span | null): void {
-    const pool = block.pool;
-    const gran = pool.granularity;
+    const gran = block.pool.granularity;
     const backend = this.backend;
     // Kill liveness cells first: cellKill throws (and nothing else has changed) while an async
     // call runs in the span. Each cell id is cleared as soon as it is dead, so a retry is safe.
@@ -408,12 +407,18 @@ export class JitAllocator implements SpanOwner {
       span._detach();
       span._released = true;
     }
+    this._freeGranules(block, start, end);
+    this._allocationCount--;
+    if (block.areaUsed === block.padding) this._onEmpty(block);
+  }
+
+  /** Frees granules `[start, end)` of a block: bits, pool total, free index, fill. */
+  private _freeGranules(block: Block, start: number, end: number): void {
+    const pool = block.pool;
     block.markReleased(start, end);
     pool.totalAreaUsed -= end - start;
-    this._allocationCount--;
     noteReleased(block, start, end);
-    if (this._opts.fillUnusedMemory) this._fill(block.mem, start * gran, (end - start) * gran);
-    if (block.areaUsed === block.padding) this._onEmpty(block);
+    if (this._opts.fillUnusedMemory) this._fill(block.mem, start * pool.granularity, (end - start) * pool.granularity);
   }
 
   private _onEmpty(block: Block): void {
@@ -465,12 +470,8 @@ export class JitAllocator implements SpanOwner {
     }
     const c = this._clientSpan(address);
     if (c !== undefined) c._size = newSize_;
-    const pool = block.pool;
-    block.markReleased(newEnd, end);
+    this._freeGranules(block, newEnd, end);
     setBit(block.bits, newEnd - 1, STOP);
-    pool.totalAreaUsed -= end - newEnd;
-    noteReleased(block, newEnd, end);
-    if (this._opts.fillUnusedMemory) this._fill(block.mem, newEnd * gran, (end - newEnd) * gran);
   }
 
   // ---------------------------------------------------------------------------------------------
