@@ -19,8 +19,14 @@ status=0
 record() { echo "$*" >> "$res"; log "$target: $*"; }
 
 # run_node <log> <args...>: the target's node in the stage dir; returns its exit code.
+# JITMEM_EMULATED tells tests they run under an emulator/compatibility layer (qemu, wine), so
+# property/stress tests can scale their iteration counts; nothing in the library reads it.
 run_node() {
   local logf="$1"; shift
+  case "$target" in
+    linux-arm64) export JITMEM_EMULATED=qemu ;;
+    win32-x64) export JITMEM_EMULATED=wine ;;
+  esac
   case "$target" in
     linux-x64) (cd "$stage" && node "$@") > "$logf" 2>&1 ;;
     linux-arm64) (cd "$stage" && "$NODE_ARM64" "$@") > "$logf" 2>&1 ;;
@@ -74,8 +80,10 @@ record "addon loaded: $(tr -d '\r' < "$logs/$target-which.log" | tail -1)"
 json="$stage/vitest-results.json"
 rm -f "$json"
 t0=$(date +%s)
+# Under qemu every worker is CPU-bound translation: use both cores (vitest's default is cores - 1).
+workers=(); [ "$target" = linux-arm64 ] && workers=(--maxWorkers="${JITMEM_CROSS_QEMU_WORKERS:-2}")
 run_node "$logs/$target-vitest.log" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
-  --outputFile.json=vitest-results.json ${JITMEM_CROSS_VITEST_ARGS:-} && vrc=0 || vrc=$?
+  --outputFile.json=vitest-results.json "${workers[@]}" ${JITMEM_CROSS_VITEST_ARGS:-} && vrc=0 || vrc=$?
 dt=$(( $(date +%s) - t0 ))
 if [ -s "$json" ]; then
   summary="$(node -e '
