@@ -61,7 +61,7 @@ export interface MachineCode {
   readonly registers: number;
   /** Number of instructions emitted. */
   readonly instructions: number;
-  /** Assembly listing of the instructions (Intel syntax on x64), one entry per instruction. */
+  /** Assembly listing of the instructions (Intel syntax on x64), one entry per instruction; built on first access. */
   readonly listing: readonly ListingLine[];
 }
 
@@ -80,7 +80,7 @@ interface Finished {
   bytes: Uint8Array;
   codeSize: number;
   instructions: number;
-  listing: ListingLine[];
+  listing: () => ListingLine[];
 }
 
 type Leaf = NumNode | VarNode;
@@ -344,7 +344,7 @@ class X64Backend implements Backend {
     for (const i of order) bytes.set(this.pool.entries[i]!, offsets[i]!);
     const view = new DataView(bytes.buffer);
     for (const [at, end, pool] of this.fixups) view.setInt32(at, offsets[pool]! - end, true);
-    const listing = this.lines.map((l, i) => {
+    const listing = () => this.lines.map((l, i) => {
       const next = i + 1 < this.lines.length ? this.lines[i + 1]!.offset : codeSize;
       let text = l.text;
       if (l.pool !== undefined) {
@@ -437,13 +437,15 @@ class Arm64Backend implements Backend {
     this.words.forEach((w, i) => view.setUint32(4 * i, w >>> 0, true));
     if (poolStart > codeSize) view.setUint32(codeSize, 0, true); // udf #0 padding
     this.pool.entries.forEach((e, i) => bytes.set(e, poolStart + 8 * i));
-    const literalOf = new Map(this.fixups.map(([i, p]) => [i, p]));
-    const listing = this.texts.map((text, i) => {
-      const p = literalOf.get(i);
-      const full =
-        p === undefined ? text : `${text.replace('LIT', `0x${(poolStart + 8 * p).toString(16)}`)}  ; ${describeLiteral(this.pool.entries[p]!)}`;
-      return { offset: 4 * i, size: 4, text: full };
-    });
+    const listing = () => {
+      const literalOf = new Map(this.fixups.map(([i, p]) => [i, p]));
+      return this.texts.map((text, i) => {
+        const p = literalOf.get(i);
+        const lit = p === undefined ? '' : `0x${(poolStart + 8 * p).toString(16)}`;
+        const full = p === undefined ? text : `${text.replace('LIT', lit)}  ; ${describeLiteral(this.pool.entries[p]!)}`;
+        return { offset: 4 * i, size: 4, text: full };
+      });
+    };
     return { bytes, codeSize, instructions, listing };
   }
 }
@@ -455,6 +457,14 @@ export function emit(program: Program, target: TargetName = targetFor()): Machin
   }
   const be: Backend = target === 'arm64' ? new Arm64Backend() : new X64Backend(target === 'x64-win64');
   const registers = generate(program.root, be);
-  const out = be.finish(0, registers);
-  return { target, registers, ...out };
+  const { listing, ...out } = be.finish(0, registers);
+  let lines: ListingLine[] | undefined;
+  return {
+    target,
+    registers,
+    ...out,
+    get listing(): readonly ListingLine[] {
+      return (lines ??= listing());
+    },
+  };
 }
