@@ -19,4 +19,13 @@ export type {
   JitAllocatorStatistics,
   JitAllocatorClientStatistics,
 } from './allocator';
-export { JitDump } from './jitdump';
+export {
+  JitDump,
+  JitDumpRecordType,
+  JITDUMP_CODE_INDEX_BASE,
+  JITDUMP_ENV,
+  parseJitDump,
+  defaultCodeName,
+  elfMachine,
+} from './jitdump';
+export type { JitDumpHeader, JitDumpRecord } from './jitdump';
