@@ -5,6 +5,10 @@ import { VirtMem } from '../lib/virtmem';
 import { makeFunction } from '../lib/function';
 import { JitAllocator, JitAllocatorClient, Span } from '../lib/allocator';
 import { canRunCode, optionName, readAt, returnConst } from './allocator-helpers';
+import { parseJitDump } from '../lib/jitdump';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 const sig = { args: [], returns: 'i32' } as const;
 const rwxRefused = VirtMem.hardenedRuntimeInfo().enabled;
@@ -101,6 +105,29 @@ describe.runIf(canRunCode)('real code', () => {
     jit.release(span.address);
     throwsCode(() => f(), 'InvalidState');
     expect(span.released).toBe(true);
+  });
+});
+
+describe.runIf(process.platform === 'linux')('jitdump', () => {
+  it('records written code and named functions; bad options throw', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jitmem-alloc-dump-'));
+    const jit = new JitAllocator({ jitdump: dir });
+    const span = jit.alloc(64);
+    const code = canRunCode ? returnConst(5) : Buffer.from([1, 2, 3]);
+    jit.write(span, code);
+    if (canRunCode) expect((jit.function(span, sig, { name: 'five', offset: 0 }) as () => number)()).toBe(5);
+    else jit.function(span, sig, { name: 'five' });
+    throwsCode(() => jit.function(span, sig, { name: 5 } as never), 'TypeError');
+    throwsCode(() => jit.function(span, sig, { offset: -1 }), 'InvalidArgument');
+    throwsCode(() => jit.function(span, sig, { offset: '1' } as never), 'TypeError');
+    jit.close();
+    const file = fs.readdirSync(dir).find((f) => f.endsWith('.dump'))!;
+    const { records } = parseJitDump(fs.readFileSync(path.join(dir, file)));
+    const loads = records.filter((r) => r.name !== undefined);
+    expect(loads.map((r) => r.name)).toEqual([`jit_0x${span.address.toString(16)}`, 'five']);
+    expect(loads.every((r) => r.vma === BigInt(span.address))).toBe(true);
+    throwsCode(() => new JitAllocator({ jitdump: 5 } as never), 'TypeError');
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
 

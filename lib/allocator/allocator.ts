@@ -13,12 +13,21 @@ import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
 import type { JitAllocatorStatistics } from './stats';
 import type { JitFunction, Signature } from '../function';
+import { defaultCodeName, resolveJitDump, type JitDump } from '../jitdump';
 import { JitAllocatorClient } from './client';
 
 /** Options of `jit.alloc()`. */
 export interface AllocOptions {
   /** Alignment of the span's address: a power of two up to the page size (default: granularity). */
   align?: number;
+}
+
+/** Options of `jit.function()` (a number is the same as `{ offset }`). */
+export interface FunctionOptions {
+  /** Byte offset of the entry inside the span (default 0). */
+  offset?: number;
+  /** Name recorded for perf when the allocator writes a jitdump (default `jit_0x<address>`). */
+  name?: string;
 }
 
 /** Callback of the write scope: gets a writable Buffer; may return the new (smaller) size. */
@@ -42,6 +51,8 @@ export const kWithBackend = Symbol('jitmem.withBackend');
 interface Held {
   backend: BlockBackend;
   mems: Set<BlockMemory>;
+  /** An owned jitdump writer, closed with the blocks. */
+  dump: JitDump | null;
 }
 
 const registry = new FinalizationRegistry<Held>((held) => {
@@ -53,6 +64,11 @@ const registry = new FinalizationRegistry<Held>((held) => {
     }
   }
   held.mems.clear();
+  try {
+    held.dump?.close();
+  } catch {
+    /* ignore */
+  }
 });
 
 function checkInt(v: unknown, what: string): number {
@@ -87,6 +103,8 @@ export class JitAllocator implements SpanOwner {
   private readonly _flushNeeded: boolean;
   /** One-entry cache of `_blockAt` (cleared when a block is unmapped). */
   private _lastBlock: Block | null = null;
+  /** perf jitdump writer (option or JITMEM_JITDUMP), and whether this allocator owns it. */
+  private readonly _jitdump: { dump: JitDump; owned: boolean } | null;
   private readonly _loc: Located = { block: null as unknown as Block, start: 0, end: 0, span: null };
 
   /** Creates an allocator. Invalid options throw (TypeError for wrong types, JitError otherwise). */
@@ -106,7 +124,8 @@ export class JitAllocator implements SpanOwner {
     const policy = opts.flushPolicy;
     this._flushNeeded =
       policy === 'always' || (policy === 'default' && backend.arch !== 'x64' && backend.arch !== 'ia32');
-    this._held = { backend, mems: new Set() };
+    this._jitdump = resolveJitDump((options as JitAllocatorOptions | undefined)?.jitdump);
+    this._held = { backend, mems: new Set(), dump: this._jitdump?.owned ? this._jitdump.dump : null };
     registry.register(this, this._held, this);
   }
 
@@ -525,6 +544,16 @@ export class JitAllocator implements SpanOwner {
     }
     s._clean = false;
     this._afterWrite(s, off, bytes.length);
+    if (this._jitdump !== null) this._recordCode(s, off, bytes, '');
+  }
+
+  /** Records code of a span in the jitdump (after a write, or for a named function). */
+  private _recordCode(s: Span, offset: number, bytes: Uint8Array | null, name: string): void {
+    const dump = this._jitdump!.dump;
+    if (dump.closed) return;
+    const code = bytes ?? this.backend.read(s._block.mem, 0, s.blockOffset + offset, s._size - offset);
+    const address = s.address + offset;
+    dump.codeLoad(name || defaultCodeName(address), address, code);
   }
 
   private _afterWrite(s: Span, off: number, len: number): void {
@@ -579,14 +608,24 @@ export class JitAllocator implements SpanOwner {
       }
     }
     this._afterWrite(s, 0, s._size);
+    if (this._jitdump !== null) this._recordCode(s, 0, null, '');
   }
 
   /**
    * Makes a callable JS function for code at `offset` in the span (see `makeFunction` for the
    * signature format). The function throws `JitError('InvalidState')` once the span is released.
    */
-  function<S extends Signature>(span: Span, signature: S, offset = 0): JitFunction<S> {
+  function<S extends Signature>(span: Span, signature: S, offsetOrOptions: number | FunctionOptions = 0): JitFunction<S> {
     const s = this._live(span, 'function');
+    let offset: unknown = offsetOrOptions;
+    let name = '';
+    if (typeof offsetOrOptions === 'object' && offsetOrOptions !== null) {
+      offset = offsetOrOptions.offset ?? 0;
+      if (offsetOrOptions.name !== undefined) {
+        if (typeof offsetOrOptions.name !== 'string') throw new TypeError('function: name must be a string');
+        name = offsetOrOptions.name;
+      }
+    }
     const off = checkInt(offset, 'function: offset');
     if (off < 0 || off >= s._size)
       throw new JitError('InvalidArgument', `function: offset ${off} is outside the span (${s._size} bytes)`);
@@ -598,6 +637,7 @@ export class JitAllocator implements SpanOwner {
     try {
       const fn = this.backend.makeFunction(s._block.mem, s.blockOffset + off, signature, s._cell);
       if (!s._materialized) this.materialize(s);
+      if (name !== '' && this._jitdump !== null) this._recordCode(s, off, null, name);
       return fn as unknown as JitFunction<S>;
     } catch (e) {
       if (created) {
@@ -711,6 +751,7 @@ export class JitAllocator implements SpanOwner {
     this._allocationCount = 0;
     this._closed = true;
     registry.unregister(this);
+    if (this._jitdump?.owned) this._jitdump.dump.close();
   }
 
   /** Same as close(). */

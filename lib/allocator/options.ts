@@ -2,6 +2,7 @@
  * JitAllocator options: public types, defaults and validation.
  */
 import { JitError } from '../errors';
+import type { JitDump } from '../jitdump';
 
 /** When the write scope flushes the instruction cache. */
 export type FlushPolicy = 'default' | 'always' | 'never';
@@ -31,6 +32,12 @@ export interface JitAllocatorOptions {
   granularity?: number;
   /** Instruction-cache flush policy of `write()` (default: flush where the architecture needs it). */
   flushPolicy?: FlushPolicy;
+  /**
+   * perf jitdump: a directory (the allocator opens and owns `jit-<pid>.dump` there), a `JitDump`
+   * handle (the caller keeps ownership) or `false`. Default: the `JITMEM_JITDUMP` environment
+   * variable. Written code is recorded on `write()` and on `function(span, sig, { name })`.
+   */
+  jitdump?: string | JitDump | false;
 }
 
 /** Validated, complete options (what `jit.options` returns). */
@@ -72,6 +79,7 @@ const KNOWN = new Set([
   'blockSize',
   'granularity',
   'flushPolicy',
+  'jitdump',
 ]);
 
 const MIN_BLOCK = 64 * 1024;
