@@ -614,6 +614,8 @@ export class JitAllocator implements SpanOwner {
   /**
    * Makes a callable JS function for code at `offset` in the span (see `makeFunction` for the
    * signature format). The function throws `JitError('InvalidState')` once the span is released.
+   * The third argument is the offset or `{ offset, name }`; with a jitdump writer, `name` is
+   * recorded for perf.
    */
   function<S extends Signature>(span: Span, signature: S, offsetOrOptions: number | FunctionOptions = 0): JitFunction<S> {
     const s = this._live(span, 'function');
