@@ -6,7 +6,7 @@
  * @internal
  */
 import { JitError } from '../errors';
-import { encodeSignature, wrapNative } from '../function';
+import { encodeSignature, makeFunction, wrapNative, type Signature } from '../function';
 import { native } from '../native';
 import { DualMapping, type Mapping, VirtMem, mappingId } from '../virtmem';
 
@@ -108,6 +108,8 @@ export const nativeBackend: BlockBackend = {
   cellCreate: () => nat().cellCreate(),
   cellKill: (id) => nat().cellKill(id),
   makeFunction(mem, offset, signature, cellId) {
+    // lib/function.ts does the signature checks and wraps the native pair (with .async).
+    if (mem.mapping !== undefined) return makeFunction(mem.mapping, signature as Signature, { offset, cell: cellId }) as never;
     const sig = encodeSignature(signature);
     return wrapNative(native.makeFunction(mem.id, offset, sig, cellId), mem.rx + offset, signature as never) as never;
   },
