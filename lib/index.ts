@@ -11,6 +11,7 @@ export type { JitFunction, Signature, ValueType } from './function';
 export { JitAllocator, JitAllocatorClient, Span } from './allocator';
 export type {
   AllocOptions,
+  FunctionOptions,
   WriteCallback,
   SpanFlags,
   JitAllocatorOptions,

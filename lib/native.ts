@@ -36,6 +36,7 @@ export interface NativeAddon {
   fill(id: number, view: 0 | 1, offset: number, length: number, pattern: Uint8Array): void;
   flush(id: number, offset: number, size: number): void;
   protectJitMemory(writable: boolean): void;
+  externalBuffers(): boolean;
   cellCreate(): number;
   cellKill(id: number): void;
   makeFunction(id: number, offset: number, sig: Uint8Array, cellId: number): [Function, Function];

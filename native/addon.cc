@@ -129,6 +129,11 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Cheap: the flag decided at load (or flipped by a refused external buffer), no probing.
+Napi::Value ExternalBuffers(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), getState(info.Env())->externalBuffers);
+}
+
 Napi::Value ProtectJitMemory(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "protectJitMemory(writable: boolean)");
   vm::protectJitMemory(info[0].As<Napi::Boolean>().Value());
@@ -145,6 +150,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["info"] = Napi::Function::New(env, Info, "info");
   exports["hardenedRuntimeInfo"] = Napi::Function::New(env, HardenedRuntimeInfo, "hardenedRuntimeInfo");
   exports["capabilities"] = Napi::Function::New(env, Capabilities, "capabilities");
+  exports["externalBuffers"] = Napi::Function::New(env, ExternalBuffers, "externalBuffers");
   exports["protectJitMemory"] = Napi::Function::New(env, ProtectJitMemory, "protectJitMemory");
   exports["arch"] = Napi::String::New(env,
 #if defined(__x86_64__) || defined(_M_X64)

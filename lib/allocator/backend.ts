@@ -64,7 +64,6 @@ type Native = typeof native;
 const nat = (): Native => native;
 
 let hardenedCache: HardenedInfo | null = null;
-let externalBuffersCache: boolean | null = null;
 
 /** The production backend: real mappings through the addon. @internal */
 export const nativeBackend: BlockBackend = {
@@ -79,8 +78,7 @@ export const nativeBackend: BlockBackend = {
     return hardenedCache;
   },
   externalBuffers(): boolean {
-    if (externalBuffersCache === null) externalBuffersCache = nat().capabilities().externalBuffers !== false;
-    return externalBuffersCache;
+    return nat().externalBuffers();
   },
   mapBlock(size, kind, largePages): BlockMemory {
     // Blocks are ordinary VirtMem mappings: VirtMem knows them (makeFunction(address),
