@@ -86,7 +86,7 @@ passed=0; failed=0
       if [[ "$line" == *FAILED* ]]; then failed=$((failed + 1)); else passed=$((passed + 1)); fi
     done < "$results/$f"
   done
-  echo "cross checks: $passed passed, $failed failed"
+  echo "cross: $passed passed, $failed failed"
 } | tee "$results/summary.txt"
 # the counts, again, for the exit status (the loop above ran in a pipeline subshell)
 grep -q ' 0 failed$' "$results/summary.txt" || overall=1
