@@ -74,9 +74,120 @@ export interface MakeFunctionOptions {
   cell?: number;
 }
 
-/** @internal Wraps the native pair into one callable with `.async`. */
-export function wrapNative<S extends Signature>(pair: [Function, Function], address: number, sig: S): JitFunction<S> {
-  const [fn, asyncFn] = pair;
+const INT_CHECK: Record<string, (a: string) => string> = {
+  i8: (a) => `((${a} << 24) >> 24) !== ${a}`,
+  u8: (a) => `(${a} & 255) !== ${a}`,
+  i16: (a) => `((${a} << 16) >> 16) !== ${a}`,
+  u16: (a) => `(${a} & 65535) !== ${a}`,
+  i32: (a) => `(${a} | 0) !== ${a}`,
+  u32: (a) => `(${a} >>> 0) !== ${a}`,
+};
+// Largest doubles below 2^63 / 2^64: the inclusive bounds of a 64-bit integer given as a number.
+const I64_HI = 9223372036854774784;
+const U64_HI = 18446744073709549568;
+
+const RESULT: Record<string, string> = {
+  void: 'undefined',
+  bool: 'U8[128] !== 0',
+  i8: '(I32[32] << 24) >> 24',
+  u8: 'U8[128]',
+  i16: '(I32[32] << 16) >> 16',
+  u16: 'U16[64]',
+  i32: 'I32[32]',
+  u32: 'U32[32]',
+  i64: 'B[16]',
+  u64: 'BU[16]',
+  ptr: 'BU[16]',
+  f32: 'F32[32]',
+  f64: 'F[16]',
+};
+
+/** Store code for one argument: checks it exactly like the native path, then writes its frame slot. */
+function storeArg(t: ValueType, i: number): string {
+  const a = `a${i}`;
+  switch (t) {
+    case 'f64':
+    case 'f32':
+      return `if (typeof ${a} !== 'number') fail(${i}, ${a}); F[${i}] = ${a};`;
+    case 'bool':
+      return `if (typeof ${a} !== 'boolean') fail(${i}, ${a}); F[${i}] = ${a} ? 1 : 0; T[${i}] = 1;`;
+    case 'i64':
+    case 'u64':
+    case 'ptr': {
+      const [asN, view, lo, hi] = t === 'i64' ? ['asIntN', 'B', -I64_HI - 1024, I64_HI] : ['asUintN', 'BU', 0, U64_HI];
+      return (
+        `if (typeof ${a} === 'bigint') { if (BigInt.${asN}(64, ${a}) !== ${a}) fail(${i}, ${a}); ${view}[${i}] = ${a}; T[${i}] = 0; } ` +
+        `else if (typeof ${a} === 'number' && Number.isInteger(${a}) && ${a} >= ${lo} && ${a} <= ${hi}) { F[${i}] = ${a}; T[${i}] = 1; } ` +
+        `else fail(${i}, ${a});`
+      );
+    }
+    default:
+      return `if (typeof ${a} !== 'number' || ${INT_CHECK[t](a)}) fail(${i}, ${a}); F[${i}] = ${a}; T[${i}] = 1;`;
+  }
+}
+
+/** The error the native path would throw for argument `i` (or the count when `i < 0`). */
+function argFailure(sig: Signature, i: number, v: unknown): Error {
+  if (i < 0) return new JitError('InvalidArgument', `expected ${sig.args.length} argument(s), got ${v}`);
+  const t = sig.args[i];
+  const is64 = t === 'i64' || t === 'u64' || t === 'ptr';
+  const want = t === 'bool' ? 'a boolean' : is64 ? 'a number or a bigint' : 'a number';
+  const typeOk = t === 'bool' ? typeof v === 'boolean' : typeof v === 'number' || (is64 && typeof v === 'bigint');
+  if (!typeOk) return new TypeError(`argument ${i} (${t}) must be ${want}`);
+  const integral = typeof v === 'bigint' || Number.isInteger(v);
+  return new JitError('InvalidArgument', `argument ${i} (${t}) ${integral ? 'is out of range' : 'must be an integer'}`);
+}
+
+interface FrameViews {
+  F: Float64Array; F32: Float32Array; B: BigInt64Array; BU: BigUint64Array;
+  I32: Int32Array; U32: Uint32Array; U16: Uint16Array; U8: Uint8Array; T: Uint8Array;
+}
+let frameViews: FrameViews | undefined;
+let codegenAllowed = true;
+
+function views(): FrameViews {
+  if (frameViews) return frameViews;
+  const ab = native.callFrame();
+  frameViews = {
+    F: new Float64Array(ab, 0, 17), F32: new Float32Array(ab, 0, 34), B: new BigInt64Array(ab, 0, 17),
+    BU: new BigUint64Array(ab, 0, 17), I32: new Int32Array(ab, 0, 34), U32: new Uint32Array(ab, 0, 34),
+    U16: new Uint16Array(ab, 0, 68), U8: new Uint8Array(ab, 0, 136), T: new Uint8Array(ab, 160, 16),
+  };
+  return frameViews;
+}
+
+/**
+ * A wrapper specialised to the signature: it checks and stores the arguments in the call frame,
+ * calls the zero-argument native entry, and reads the result slot. V8 compiles the checks, so a
+ * call costs about one empty Node-API call (the per-argument Node-API path costs 2–3×).
+ * Returns null where code generation from strings is disallowed; callers then use the native path.
+ */
+function frameWrapper(frameFn: Function, sig: Signature): Function | null {
+  if (!codegenAllowed) return null;
+  const n = sig.args.length;
+  const params = sig.args.map((_, i) => `a${i}`).join(', ');
+  const body = [
+    `if (arguments.length !== ${n}) fail(-1, arguments.length);`,
+    ...sig.args.map((t, i) => storeArg(t, i)),
+    'call();',
+    `return ${RESULT[sig.returns]};`,
+  ].join('\n  ');
+  const v = views();
+  try {
+    const factory = new Function('F', 'F32', 'B', 'BU', 'I32', 'U32', 'U16', 'U8', 'T', 'call', 'fail',
+      `'use strict';\nreturn function jitFunction(${params}) {\n  ${body}\n};`);
+    const fail = (i: number, x: unknown) => { throw argFailure(sig, i, x); };
+    return factory(v.F, v.F32, v.B, v.BU, v.I32, v.U32, v.U16, v.U8, v.T, frameFn, fail) as Function;
+  } catch (e) {
+    if (e instanceof EvalError) { codegenAllowed = false; return null; } // --disallow-code-generation-from-strings
+    throw e;
+  }
+}
+
+/** @internal Wraps the native triple into one callable with `.async`. */
+export function wrapNative<S extends Signature>(natives: [Function, Function, Function], address: number, sig: S): JitFunction<S> {
+  const [syncFn, asyncFn, frameFn] = natives;
+  const fn = frameWrapper(frameFn, sig) ?? syncFn;
   Object.defineProperties(fn, {
     async: { value: asyncFn, enumerable: true },
     address: { value: address, enumerable: true },

@@ -39,7 +39,8 @@ export interface NativeAddon {
   externalBuffers(): boolean;
   cellCreate(): number;
   cellKill(id: number): void;
-  makeFunction(id: number, offset: number, sig: Uint8Array, cellId: number): [Function, Function];
+  makeFunction(id: number, offset: number, sig: Uint8Array, cellId: number): [Function, Function, Function];
+  callFrame(): ArrayBuffer;
   jitdumpMarker(path: string, size: number): number;
   noop(): void;
 }

@@ -49,7 +49,17 @@ struct State {
   uint32_t nextMappingId = 1;
   uint32_t nextCellId = 1;
   bool externalBuffers = true;  // false under Electron or JITMEM_NO_EXTERNAL_BUFFERS=1
+  // The call frame shared with lib/function.ts: JS wrappers store arguments here and read the
+  // result back, so the per-call native entry takes no JS arguments at all. One per env (thread).
+  napi_ref frameRef = nullptr;
+  uint64_t* frame = nullptr;  // kFrameArgs argument slots, then the result slot
+  uint8_t* frameTags = nullptr;  // per argument: 1 = the slot holds a double to convert to an integer
 };
+
+constexpr int kFrameArgs = 16;
+constexpr size_t kFrameResultOffset = kFrameArgs * 8;  // byte offset of the result slot
+constexpr size_t kFrameTagsOffset = 160;               // byte offset of the tags
+constexpr size_t kFrameBytes = 256;
 
 State* getState(napi_env env);
 

@@ -48,6 +48,8 @@ struct FnData {
   int winMask = 0;              // Win64: which of the first four positions are floats
   std::shared_ptr<Mapping> mapping;
   std::shared_ptr<Cell> cell;
+  uint64_t* frame = nullptr;     // the env's call frame (see state.h)
+  const uint8_t* frameTags = nullptr;
   const bool* mappingAlive = nullptr;  // raw views of the two liveness flags for the hot path
   const bool* cellAlive = nullptr;
   int holders = 0;  // the sync and async JS functions; freed when both are collected
@@ -332,6 +334,51 @@ constexpr std::array<napi_callback, sizeof...(N)> makeCallTable(std::integer_seq
 }
 constexpr auto kCallSync = makeCallTable(std::make_integer_sequence<int, kMaxArgs + 1>{});
 
+// The frame entry: lib/function.ts's generated wrapper has checked the arguments and stored them
+// in the frame (numbers as doubles, tagged; BigInts as 64-bit integers); the raw return register
+// goes back into the result slot. No JS values cross here, which is what makes it cheap.
+napi_value CallFrame(napi_env env, napi_callback_info info) {
+  void* data;
+  napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
+  const FnData& f = *static_cast<FnData*>(data);
+  if (!live(f)) return releasedError(env);
+  Regs r;
+  const uint64_t* in = f.frame;
+  for (int i = 0; i < f.nargs; i++) {
+    uint8_t t = f.types[i];
+    uint64_t bits = in[i];
+    if (t == kF32) {
+      float x = static_cast<float>(bitsToDouble(bits));
+      uint32_t fb;
+      std::memcpy(&fb, &x, 4);
+      bits = fb;
+    } else if (t != kF64) {
+      if (f.frameTags[i]) {  // range and integrality were checked in JS
+        double d = bitsToDouble(bits);
+        bits = d < 0 ? static_cast<uint64_t>(static_cast<int64_t>(d)) : static_cast<uint64_t>(d);
+      }
+      bits = extend(t, bits);
+    }
+    store(f, r, i, bits);
+  }
+  f.frame[kFrameArgs] = invoke(f, r);
+  return nullptr;
+}
+
+// callFrame() -> the env's frame ArrayBuffer (created once; V8 never moves its backing store).
+napi_value GetCallFrame(napi_env env, napi_callback_info) {
+  State* st = getState(env);
+  napi_value ab = nullptr;
+  if (st->frameRef) napi_get_reference_value(env, st->frameRef, &ab);
+  if (ab) return ab;
+  void* data = nullptr;
+  if (napi_create_arraybuffer(env, kFrameBytes, &data, &ab) != napi_ok) return throwJit(env, "OutOfMemory", "cannot create the call frame");
+  napi_create_reference(env, ab, 1, &st->frameRef);
+  st->frame = static_cast<uint64_t*>(data);
+  st->frameTags = static_cast<uint8_t*>(data) + kFrameTagsOffset;
+  return ab;
+}
+
 // One fn.async(...) call: arguments marshalled on the JS thread, code run on the thread pool.
 struct AsyncCall {
   FnData* fn;  // kept alive by the `self` reference below
@@ -419,7 +466,7 @@ void releaseAsyncHolder(napi_env env, void* data, void*) {
   delete h;
 }
 
-// makeFunction(id, offset, sig: Uint8Array [ret, ...args], cellId) -> [sync, async]
+// makeFunction(id, offset, sig: Uint8Array [ret, ...args], cellId) -> [sync, async, frame]
 napi_value MakeFunction(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -466,6 +513,10 @@ napi_value MakeFunction(napi_env env, napi_callback_info info) {
       return throwJit(env, "InvalidState", "the span was released");
     f->cell = it->second;
   }
+  if (!getState(env)->frame) GetCallFrame(env, nullptr);
+  if (!getState(env)->frame) return nullptr;
+  f->frame = getState(env)->frame;
+  f->frameTags = getState(env)->frameTags;
   f->mapping = m;
   f->mappingAlive = &m->alive;
   f->cellAlive = f->cell ? &f->cell->alive : &kAlwaysAlive;
@@ -475,7 +526,7 @@ napi_value MakeFunction(napi_env env, napi_callback_info info) {
     f->is64[i] = f->types[i] == kI64 || f->types[i] == kU64 || f->types[i] == kPtr;
     if (i < 4 && isFloat(f->types[i])) f->winMask |= 1 << i;
   }
-  f->holders = 2;
+  f->holders = 3;
   FnData* raw = f.release();
 
   napi_value syncFn, asyncFn, result;
@@ -485,9 +536,13 @@ napi_value MakeFunction(napi_env env, napi_callback_info info) {
   napi_create_function(env, "jitFunctionAsync", NAPI_AUTO_LENGTH, CallAsyncEntry, h, &asyncFn);
   napi_create_reference(env, asyncFn, 0, &h->selfWeak);
   napi_add_finalizer(env, asyncFn, h, releaseAsyncHolder, nullptr, nullptr);
-  napi_create_array_with_length(env, 2, &result);
+  napi_value frameFn;
+  napi_create_function(env, "jitFunctionFrame", NAPI_AUTO_LENGTH, CallFrame, raw, &frameFn);
+  napi_add_finalizer(env, frameFn, raw, releaseFnData, nullptr, nullptr);
+  napi_create_array_with_length(env, 3, &result);
   napi_set_element(env, result, 0, syncFn);
   napi_set_element(env, result, 1, asyncFn);
+  napi_set_element(env, result, 2, frameFn);
   return result;
 }
 
@@ -527,6 +582,7 @@ void registerTrampolineExports(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"makeFunction", nullptr, MakeFunction, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"cellCreate", nullptr, CellCreate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"callFrame", nullptr, GetCallFrame, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"noop", nullptr, Noop, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"cellKill", nullptr, CellKill, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
