@@ -12,6 +12,7 @@ export { JitAllocator, JitAllocatorClient, Span } from './allocator';
 export type {
   AllocOptions,
   FunctionOptions,
+  WriteOptions,
   WriteCallback,
   SpanFlags,
   JitAllocatorOptions,

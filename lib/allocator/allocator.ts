@@ -30,6 +30,17 @@ export interface FunctionOptions {
   name?: string;
 }
 
+/** Options of `jit.write()` (a number is the same as `{ offset }`; a callback write takes only `name`). */
+export type WriteOptions = FunctionOptions;
+
+/** Splits `number | { offset, name }` into its parts (the offset is checked by the caller). */
+function codeOptions(arg: unknown, what: string): { offset: unknown; name: string } {
+  if (typeof arg !== 'object' || arg === null) return { offset: arg, name: '' };
+  const o = arg as FunctionOptions;
+  if (o.name !== undefined && typeof o.name !== 'string') throw new TypeError(`${what}: name must be a string`);
+  return { offset: o.offset, name: o.name ?? '' };
+}
+
 /** Callback of the write scope: gets a writable Buffer; may return the new (smaller) size. */
 export type WriteCallback = (rw: Buffer, span: Span) => number | void;
 
@@ -519,13 +530,14 @@ export class JitAllocator implements SpanOwner {
    * returned size shrinks the span. Afterwards the instruction cache is flushed according to the
    * `flushPolicy` option.
    */
-  write(span: Span, bytesOrCallback: ArrayBufferView | WriteCallback, offset?: number): void {
+  write(span: Span, bytesOrCallback: ArrayBufferView | WriteCallback, offsetOrOptions?: number | WriteOptions): void {
     const s = this._live(span, 'write');
     const mem = s._block.mem;
     const view: 0 | 1 = mem.kind === 'dual' ? 1 : 0;
+    const { offset, name } = codeOptions(offsetOrOptions, 'write');
     if (typeof bytesOrCallback === 'function') {
       if (offset !== undefined) throw new TypeError('write: offset is not used with a callback');
-      this._writeScope(s, bytesOrCallback);
+      this._writeScope(s, bytesOrCallback, name);
       return;
     }
     if (!ArrayBuffer.isView(bytesOrCallback)) throw new TypeError('write: expected bytes (Uint8Array) or a callback');
@@ -544,7 +556,7 @@ export class JitAllocator implements SpanOwner {
     }
     s._clean = false;
     this._afterWrite(s, off, bytes.length);
-    if (this._jitdump !== null) this._recordCode(s, off, bytes, '');
+    if (this._jitdump !== null) this._recordCode(s, off, bytes, name);
   }
 
   /** Records code of a span in the jitdump (after a write, or for a named function). */
@@ -565,7 +577,7 @@ export class JitAllocator implements SpanOwner {
     }
   }
 
-  private _writeScope(s: Span, cb: WriteCallback): void {
+  private _writeScope(s: Span, cb: WriteCallback, name: string): void {
     const mem = s._block.mem;
     const backend = this.backend;
     const jitMode = mem.kind === 'jit';
@@ -608,7 +620,7 @@ export class JitAllocator implements SpanOwner {
       }
     }
     this._afterWrite(s, 0, s._size);
-    if (this._jitdump !== null) this._recordCode(s, 0, null, '');
+    if (this._jitdump !== null) this._recordCode(s, 0, null, name);
   }
 
   /**
@@ -619,16 +631,8 @@ export class JitAllocator implements SpanOwner {
    */
   function<S extends Signature>(span: Span, signature: S, offsetOrOptions: number | FunctionOptions = 0): JitFunction<S> {
     const s = this._live(span, 'function');
-    let offset: unknown = offsetOrOptions;
-    let name = '';
-    if (typeof offsetOrOptions === 'object' && offsetOrOptions !== null) {
-      offset = offsetOrOptions.offset ?? 0;
-      if (offsetOrOptions.name !== undefined) {
-        if (typeof offsetOrOptions.name !== 'string') throw new TypeError('function: name must be a string');
-        name = offsetOrOptions.name;
-      }
-    }
-    const off = checkInt(offset, 'function: offset');
+    const { offset, name } = codeOptions(offsetOrOptions, 'function');
+    const off = checkInt(offset ?? 0, 'function: offset');
     if (off < 0 || off >= s._size)
       throw new JitError('InvalidArgument', `function: offset ${off} is outside the span (${s._size} bytes)`);
     let created = false;
