@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/mapping.cc",
         "native/trampoline.cc",
+        "native/vm_common.cc",
         "native/vm_posix.cc",
         "native/vm_apple.cc",
         "native/vm_win.cc"

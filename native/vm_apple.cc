@@ -10,6 +10,7 @@
 #ifdef __APPLE__
 
 #include "vm.h"
+#include "vm_posix_status.h"
 
 #include <cerrno>
 #include <cstdint>
@@ -55,22 +56,10 @@ constexpr unsigned kInheritNone = 2;           // VM_INHERIT_NONE
 namespace jitmem {
 namespace vm {
 
+using posix::codeForMapErrno;
+using posix::fail;
+
 namespace {
-
-Status fail(const char* code, const char* syscall, int err, std::string detail = std::string()) {
-  Status st;
-  st.code = code;
-  st.syscall = syscall;
-  st.err = err;
-  st.detail = std::move(detail);
-  return st;
-}
-
-const char* codeForMapErrno(int err) {
-  if (err == EACCES || err == EPERM) return "ProtectionFailure";
-  if (err == ENOMEM) return "OutOfMemory";
-  return "FailedToOpenAnonymousMemory";
-}
 
 // kern_return_t → (errno-ish, text), so describe() and JitError.errno say something useful.
 void kernFailure(int kr, int* err, std::string* text) {

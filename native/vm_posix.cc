@@ -4,6 +4,7 @@
 #if !defined(_WIN32)
 
 #include "vm.h"
+#include "vm_posix_status.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -21,6 +22,9 @@
 namespace jitmem {
 namespace vm {
 
+using posix::codeForMapErrno;
+using posix::fail;
+
 namespace {
 
 int toProt(uint32_t access) {
@@ -29,22 +33,6 @@ int toProt(uint32_t access) {
   if (access & kWrite) prot |= PROT_WRITE;
   if (access & kExecute) prot |= PROT_EXEC;
   return prot;
-}
-
-Status fail(const char* code, const char* syscall, int err, std::string detail = std::string()) {
-  Status st;
-  st.code = code;
-  st.syscall = syscall;
-  st.err = err;
-  st.detail = std::move(detail);
-  return st;
-}
-
-// Refusing W+X (or adding X) is a policy decision of the OS, not a lack of memory.
-const char* codeForMapErrno(int err) {
-  if (err == EACCES || err == EPERM) return "ProtectionFailure";
-  if (err == ENOMEM) return "OutOfMemory";
-  return "FailedToOpenAnonymousMemory";
 }
 
 size_t readLargePageSize() {
@@ -61,25 +49,6 @@ size_t readLargePageSize() {
 }
 
 }  // namespace
-
-const char* backingName(Backing b) {
-  switch (b) {
-    case Backing::kMemfd: return "memfd";
-    case Backing::kShm: return "shm";
-    case Backing::kTmpfile: return "tmpfile";
-    case Backing::kWinSection: return "section";
-    case Backing::kMachRemap: return "mach_vm_remap";
-    default: return "none";
-  }
-}
-
-bool parseBacking(const std::string& s, Backing* out) {
-  if (s.empty()) { *out = Backing::kNone; return true; }
-  if (s == "memfd") { *out = Backing::kMemfd; return true; }
-  if (s == "shm") { *out = Backing::kShm; return true; }
-  if (s == "tmpfile") { *out = Backing::kTmpfile; return true; }
-  return false;
-}
 
 std::string errnoName(int err) {
   switch (err) {

@@ -87,26 +87,6 @@ bool enableLockMemoryPrivilege() {
 
 }  // namespace
 
-const char* backingName(Backing b) {
-  switch (b) {
-    case Backing::kNone: return "none";
-    case Backing::kMemfd: return "memfd";
-    case Backing::kShm: return "shm";
-    case Backing::kTmpfile: return "tmpfile";
-    case Backing::kWinSection: return "section";
-    case Backing::kMachRemap: return "mach_vm_remap";
-  }
-  return "unknown";
-}
-
-bool parseBacking(const std::string& s, Backing* out) {
-  if (s.empty()) { *out = Backing::kNone; return true; }
-  if (s == "memfd") { *out = Backing::kMemfd; return true; }
-  if (s == "shm") { *out = Backing::kShm; return true; }
-  if (s == "tmpfile") { *out = Backing::kTmpfile; return true; }
-  return false;
-}
-
 std::string errnoName(int err) {
   switch (static_cast<DWORD>(err)) {
     case ERROR_ACCESS_DENIED: return "ERROR_ACCESS_DENIED";
