@@ -81,7 +81,8 @@ json="$stage/vitest-results.json"
 rm -f "$json"
 t0=$(date +%s)
 # Under qemu every worker is CPU-bound translation: use both cores (vitest's default is cores - 1).
-workers=(); [ "$target" = linux-arm64 ] && workers=(--maxWorkers="${JITMEM_CROSS_QEMU_WORKERS:-2}")
+# Emulation is 5-10x slower than native, so the per-test timeouts grow by the same factor.
+workers=(); [ "$target" = linux-arm64 ] && workers=(--maxWorkers="${JITMEM_CROSS_QEMU_WORKERS:-2}" --testTimeout=300000 --hookTimeout=300000)
 run_node "$logs/$target-vitest.log" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
   --outputFile.json=vitest-results.json "${workers[@]}" ${JITMEM_CROSS_VITEST_ARGS:-} && vrc=0 || vrc=$?
 dt=$(( $(date +%s) - t0 ))
