@@ -156,14 +156,14 @@ function views(): FrameViews {
   return frameViews;
 }
 
-/**
- * A wrapper specialised to the signature: it checks and stores the arguments in the call frame,
- * calls the zero-argument native entry, and reads the result slot. V8 compiles the checks, so a
- * call costs about one empty Node-API call (the per-argument Node-API path costs 2–3×).
- * Returns null where code generation from strings is disallowed; callers then use the native path.
- */
-function frameWrapper(frameFn: Function, sig: Signature): Function | null {
-  if (!codegenAllowed) return null;
+type WrapperFactory = (...a: unknown[]) => Function;
+const factories = new Map<string, WrapperFactory>();
+
+/** Compiles (once per signature) the factory of the specialised wrappers. */
+function wrapperFactory(sig: Signature): WrapperFactory | null {
+  const key = `${sig.returns}(${sig.args.join(',')})`;
+  let factory = factories.get(key);
+  if (factory) return factory;
   const n = sig.args.length;
   const params = sig.args.map((_, i) => `a${i}`).join(', ');
   const body = [
@@ -172,16 +172,30 @@ function frameWrapper(frameFn: Function, sig: Signature): Function | null {
     'call();',
     `return ${RESULT[sig.returns]};`,
   ].join('\n  ');
-  const v = views();
   try {
-    const factory = new Function('F', 'F32', 'B', 'BU', 'I32', 'U32', 'U16', 'U8', 'T', 'call', 'fail',
-      `'use strict';\nreturn function jitFunction(${params}) {\n  ${body}\n};`);
-    const fail = (i: number, x: unknown) => { throw argFailure(sig, i, x); };
-    return factory(v.F, v.F32, v.B, v.BU, v.I32, v.U32, v.U16, v.U8, v.T, frameFn, fail) as Function;
+    factory = new Function('F', 'F32', 'B', 'BU', 'I32', 'U32', 'U16', 'U8', 'T', 'call', 'fail',
+      `'use strict';\nreturn function jitFunction(${params}) {\n  ${body}\n};`) as WrapperFactory;
   } catch (e) {
     if (e instanceof EvalError) { codegenAllowed = false; return null; } // --disallow-code-generation-from-strings
     throw e;
   }
+  factories.set(key, factory);
+  return factory;
+}
+
+/**
+ * A wrapper specialised to the signature: it checks and stores the arguments in the call frame,
+ * calls the zero-argument native entry, and reads the result slot. V8 compiles the checks, so a
+ * call costs about one empty Node-API call (the per-argument Node-API path costs 2–3×).
+ * Returns null where code generation from strings is disallowed; callers then use the native path.
+ */
+function frameWrapper(frameFn: Function, sig: Signature): Function | null {
+  if (!codegenAllowed) return null;
+  const factory = wrapperFactory(sig);
+  if (!factory) return null;
+  const v = views();
+  const fail = (i: number, x: unknown) => { throw argFailure(sig, i, x); };
+  return factory(v.F, v.F32, v.B, v.BU, v.I32, v.U32, v.U16, v.U8, v.T, frameFn, fail);
 }
 
 /** @internal Wraps the native triple into one callable with `.async`. */
