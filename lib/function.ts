@@ -198,12 +198,15 @@ function frameWrapper(frameFn: Function, sig: Signature): Function | null {
   return factory(v.F, v.F32, v.B, v.BU, v.I32, v.U32, v.U16, v.U8, v.T, frameFn, fail);
 }
 
-/** @internal Wraps the native triple into one callable with `.async`. */
-export function wrapNative<S extends Signature>(natives: [Function, Function, Function], address: number, sig: S): JitFunction<S> {
-  const [syncFn, asyncFn, frameFn] = natives;
-  const fn = frameWrapper(frameFn, sig) ?? syncFn;
+/** @internal Creates one native entry of the given kind (0 per-argument, 1 async, 2 call frame). */
+export type NativeMaker = (kind: 0 | 1 | 2) => Function;
+
+/** @internal Builds the callable: the call-frame wrapper (or the per-argument entry), `.async` made on first use. */
+export function wrapNative<S extends Signature>(make: NativeMaker, address: number, sig: S): JitFunction<S> {
+  const fn = (codegenAllowed && frameWrapper(make(2), sig)) || make(0);
+  let asyncFn: Function | undefined;
   Object.defineProperties(fn, {
-    async: { value: asyncFn, enumerable: true },
+    async: { get: () => (asyncFn ??= make(1)), enumerable: true },
     address: { value: address, enumerable: true },
     signature: { value: Object.freeze({ args: Object.freeze([...sig.args]), returns: sig.returns }), enumerable: true },
   });
@@ -237,5 +240,6 @@ export function makeFunction<S extends Signature>(
   const id = mappingId(mapping);
   if (offset >= mapping.size) throw new JitError('InvalidArgument', `offset ${offset} lies outside the mapping (${mapping.size} bytes)`);
   const base = mapping instanceof DualMapping ? mapping.rx.address : mapping.address;
-  return wrapNative(native.makeFunction(id, offset, sig, options.cell ?? 0), base + offset, signature);
+  const cell = options.cell ?? 0;
+  return wrapNative((kind) => native.makeFunction(id, offset, sig, cell, kind), base + offset, signature);
 }

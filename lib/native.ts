@@ -39,7 +39,8 @@ export interface NativeAddon {
   externalBuffers(): boolean;
   cellCreate(): number;
   cellKill(id: number): void;
-  makeFunction(id: number, offset: number, sig: Uint8Array, cellId: number): [Function, Function, Function];
+  /** kind: 0 per-argument entry, 1 async, 2 call-frame entry. */
+  makeFunction(id: number, offset: number, sig: Uint8Array, cellId: number, kind: 0 | 1 | 2): Function;
   callFrame(): ArrayBuffer;
   jitdumpMarker(path: string, size: number): number;
   noop(): void;

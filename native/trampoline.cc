@@ -466,12 +466,18 @@ void releaseAsyncHolder(napi_env env, void* data, void*) {
   delete h;
 }
 
-// makeFunction(id, offset, sig: Uint8Array [ret, ...args], cellId) -> [sync, async, frame]
+constexpr uint32_t kKindSync = 0, kKindAsync = 1, kKindFrame = 2;
+
+// makeFunction(id, offset, sig: Uint8Array [ret, ...args], cellId, kind) -> function
+// kind: 0 = per-argument entry (sync), 1 = async (thread pool), 2 = call-frame entry.
 napi_value MakeFunction(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 4) return throwType(env, "makeFunction(id, offset, sig, cellId)");
+  if (argc < 5) return throwType(env, "makeFunction(id, offset, sig, cellId, kind)");
+  uint32_t kind;
+  if (!readUint32(env, argv[4], "kind", &kind)) return nullptr;
+  if (kind > kKindFrame) return throwJit(env, "InvalidArgument", "unknown function kind");
   std::shared_ptr<Mapping> m = findMapping(env, argv[0]);
   if (!m) return nullptr;
   size_t offset;
@@ -526,24 +532,23 @@ napi_value MakeFunction(napi_env env, napi_callback_info info) {
     f->is64[i] = f->types[i] == kI64 || f->types[i] == kU64 || f->types[i] == kPtr;
     if (i < 4 && isFloat(f->types[i])) f->winMask |= 1 << i;
   }
-  f->holders = 3;
+  f->holders = 1;
   FnData* raw = f.release();
 
-  napi_value syncFn, asyncFn, result;
-  napi_create_function(env, "jitFunction", NAPI_AUTO_LENGTH, kCallSync[raw->nargs], raw, &syncFn);
-  napi_add_finalizer(env, syncFn, raw, releaseFnData, nullptr, nullptr);
-  AsyncHolder* h = new AsyncHolder{raw, nullptr};
-  napi_create_function(env, "jitFunctionAsync", NAPI_AUTO_LENGTH, CallAsyncEntry, h, &asyncFn);
-  napi_create_reference(env, asyncFn, 0, &h->selfWeak);
-  napi_add_finalizer(env, asyncFn, h, releaseAsyncHolder, nullptr, nullptr);
-  napi_value frameFn;
-  napi_create_function(env, "jitFunctionFrame", NAPI_AUTO_LENGTH, CallFrame, raw, &frameFn);
-  napi_add_finalizer(env, frameFn, raw, releaseFnData, nullptr, nullptr);
-  napi_create_array_with_length(env, 3, &result);
-  napi_set_element(env, result, 0, syncFn);
-  napi_set_element(env, result, 1, asyncFn);
-  napi_set_element(env, result, 2, frameFn);
-  return result;
+  // One JS function per call: creating one costs microseconds in Node 20, so lib/ asks only for
+  // what it uses (the frame entry; the async entry on first use; the sync one without codegen).
+  napi_value fn;
+  if (kind == kKindAsync) {
+    AsyncHolder* h = new AsyncHolder{raw, nullptr};
+    napi_create_function(env, "jitFunctionAsync", NAPI_AUTO_LENGTH, CallAsyncEntry, h, &fn);
+    napi_create_reference(env, fn, 0, &h->selfWeak);
+    napi_add_finalizer(env, fn, h, releaseAsyncHolder, nullptr, nullptr);
+  } else {
+    napi_callback cb = kind == kKindFrame ? CallFrame : kCallSync[raw->nargs];
+    napi_create_function(env, "jitFunction", NAPI_AUTO_LENGTH, cb, raw, &fn);
+    napi_add_finalizer(env, fn, raw, releaseFnData, nullptr, nullptr);
+  }
+  return fn;
 }
 
 napi_value CellCreate(napi_env env, napi_callback_info) {

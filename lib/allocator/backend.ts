@@ -109,7 +109,7 @@ export const nativeBackend: BlockBackend = {
     // lib/function.ts does the signature checks and wraps the native pair (with .async).
     if (mem.mapping !== undefined) return makeFunction(mem.mapping, signature as Signature, { offset, cell: cellId }) as never;
     const sig = encodeSignature(signature);
-    return wrapNative(native.makeFunction(mem.id, offset, sig, cellId), mem.rx + offset, signature as never) as never;
+    return wrapNative((kind) => native.makeFunction(mem.id, offset, sig, cellId, kind), mem.rx + offset, signature as never) as never;
   },
 };
 
