@@ -107,6 +107,20 @@ inline bool checkRange(napi_env env, size_t offset, size_t length, size_t size) 
   return true;
 }
 
+// Fetches `n` arguments (throwing `usage` as a TypeError when fewer were given) and resolves
+// argv[0] as a live mapping id. The common head of every per-mapping export.
+inline bool readMappingArgs(napi_env env, napi_callback_info info, const char* usage, size_t n, napi_value* argv,
+                            std::shared_ptr<Mapping>* m) {
+  size_t argc = n;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < n) {
+    throwType(env, usage);
+    return false;
+  }
+  *m = findMapping(env, argv[0]);
+  return *m != nullptr;
+}
+
 inline napi_value num(napi_env env, double d) {
   napi_value v;
   napi_create_double(env, d, &v);

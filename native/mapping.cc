@@ -118,12 +118,9 @@ void detachAll(napi_env env, Mapping& m) {
 }
 
 napi_value Unmap(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 1) return throwType(env, "unmap(id)");
-  std::shared_ptr<Mapping> m = findMapping(env, argv[0]);
-  if (!m) return nullptr;
+  std::shared_ptr<Mapping> m;
+  if (!readMappingArgs(env, info, "unmap(id)", 1, argv, &m)) return nullptr;
   detachAll(env, *m);
   m->alive = false;
   getState(env)->mappings.erase(m->id);
@@ -132,12 +129,9 @@ napi_value Unmap(napi_env env, napi_callback_info info) {
 }
 
 napi_value Protect(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 4) return throwType(env, "protect(id, offset, size, access)");
-  std::shared_ptr<Mapping> m = findMapping(env, argv[0]);
-  if (!m) return nullptr;
+  std::shared_ptr<Mapping> m;
+  if (!readMappingArgs(env, info, "protect(id, offset, size, access)", 4, argv, &m)) return nullptr;
   size_t offset, size;
   uint32_t access;
   if (!readSize(env, argv[1], "offset", &offset) || !readSize(env, argv[2], "size", &size) ||
@@ -156,12 +150,9 @@ napi_value Protect(napi_env env, napi_callback_info info) {
 }
 
 napi_value Describe(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 1) return throwType(env, "describe(id)");
-  std::shared_ptr<Mapping> m = findMapping(env, argv[0]);
-  if (!m) return nullptr;
+  std::shared_ptr<Mapping> m;
+  if (!readMappingArgs(env, info, "describe(id)", 1, argv, &m)) return nullptr;
   static const char* kinds[] = {"single", "dual", "jit", "file"};
   napi_value o, kind, backing;
   napi_create_object(env, &o);
@@ -226,14 +217,8 @@ struct RangeHead {
   size_t offset = 0;
 };
 bool readRangeHead(napi_env env, napi_callback_info info, const char* usage, size_t n, napi_value* argv, RangeHead* h) {
-  size_t argc = n;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < n) {
-    throwType(env, usage);
-    return false;
-  }
-  h->m = findMapping(env, argv[0]);
-  return h->m && readView(env, argv[1], *h->m, &h->base) && readSize(env, argv[2], "offset", &h->offset);
+  return readMappingArgs(env, info, usage, n, argv, &h->m) && readView(env, argv[1], *h->m, &h->base) &&
+         readSize(env, argv[2], "offset", &h->offset);
 }
 
 napi_value MakeBuffer(napi_env env, napi_callback_info info) {
@@ -349,12 +334,9 @@ napi_value Fill(napi_env env, napi_callback_info info) {
 }
 
 napi_value Flush(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 3) return throwType(env, "flush(id, offset, size)");
-  std::shared_ptr<Mapping> m = findMapping(env, argv[0]);
-  if (!m) return nullptr;
+  std::shared_ptr<Mapping> m;
+  if (!readMappingArgs(env, info, "flush(id, offset, size)", 3, argv, &m)) return nullptr;
   size_t offset, size;
   if (!readSize(env, argv[1], "offset", &offset) || !readSize(env, argv[2], "size", &size) ||
       !checkRange(env, offset, size, m->size))

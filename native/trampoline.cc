@@ -471,15 +471,13 @@ constexpr uint32_t kKindSync = 0, kKindAsync = 1, kKindFrame = 2;
 // makeFunction(id, offset, sig: Uint8Array [ret, ...args], cellId, kind) -> function
 // kind: 0 = per-argument entry (sync), 1 = async (thread pool), 2 = call-frame entry.
 napi_value MakeFunction(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 5) return throwType(env, "makeFunction(id, offset, sig, cellId, kind)");
+  std::shared_ptr<Mapping> m;
   uint32_t kind;
-  if (!readUint32(env, argv[4], "kind", &kind)) return nullptr;
+  if (!readMappingArgs(env, info, "makeFunction(id, offset, sig, cellId, kind)", 5, argv, &m) ||
+      !readUint32(env, argv[4], "kind", &kind))
+    return nullptr;
   if (kind > kKindFrame) return throwJit(env, "InvalidArgument", "unknown function kind");
-  std::shared_ptr<Mapping> m = findMapping(env, argv[0]);
-  if (!m) return nullptr;
   size_t offset;
   uint32_t cellId;
   const void* sigData;
