@@ -143,12 +143,6 @@ inline void store(const FnData& f, Regs& r, int i, uint64_t bits) {
 #endif
 }
 
-[[gnu::noinline]] bool pending(napi_env env) {
-  bool p = false;
-  napi_is_exception_pending(env, &p);
-  return p;
-}
-
 // Error paths stay out of line so the hot loop stays small.
 [[gnu::noinline, gnu::cold]] bool argError(napi_env env, const FnData& f, int i, const char* why) {
   throwJit(env, "InvalidArgument", "argument " + std::to_string(i) + " (" + kTypeNames[f.types[i]] + ") " + why);
@@ -224,9 +218,9 @@ inline bool intFromDouble(napi_env env, const FnData& f, int i, double d, uint64
   return lossless || argError(env, f, i, "is out of range");
 }
 
-// A BigInt argument for a 64-bit type: true with the value, false (no exception) when v is not a
-// BigInt, false with a pending exception when it does not fit.
-inline bool bigintArg(napi_env env, const FnData& f, int i, napi_value v, uint64_t* out) {
+// A BigInt argument for a 64-bit type. kNotBigint leaves no exception, so the caller can try a number.
+enum class BigintResult { kOk, kNotBigint, kError };
+inline BigintResult bigintArg(napi_env env, const FnData& f, int i, napi_value v, uint64_t* out) {
   bool lossless = false;
   napi_status st;
   if (f.types[i] == kI64) {
@@ -236,12 +230,12 @@ inline bool bigintArg(napi_env env, const FnData& f, int i, napi_value v, uint64
   } else {
     st = napi_get_value_bigint_uint64(env, v, out, &lossless);
   }
-  if (st != napi_ok) return false;
+  if (st != napi_ok) return BigintResult::kNotBigint;
   if (!lossless) {
     argError(env, f, i, "is out of range");
-    return false;
+    return BigintResult::kError;
   }
-  return true;
+  return BigintResult::kOk;
 }
 
 // Converts all JS arguments into registers; false with a pending exception on a bad argument.
@@ -254,10 +248,10 @@ inline bool marshal(napi_env env, const FnData& f, size_t argc, const napi_value
       bool b;
       if (napi_get_value_bool(env, argv[i], &b) != napi_ok) return argTypeError(env, f, i);
       bits = b;
-    } else if (f.is64[i] && bigintArg(env, f, i, argv[i], &bits)) {
-      // 64-bit integers usually arrive as BigInt: try that first, numbers below.
-    } else if (f.is64[i] && pending(env)) {
-      return false;
+    } else if (BigintResult br = f.is64[i] ? bigintArg(env, f, i, argv[i], &bits) : BigintResult::kNotBigint;
+               br != BigintResult::kNotBigint) {
+      // 64-bit integers usually arrive as BigInt: tried first, numbers below.
+      if (br == BigintResult::kError) return false;
     } else {
       double d;
       if (napi_get_value_double(env, argv[i], &d) == napi_ok) {

@@ -141,4 +141,14 @@ describe(`trampoline (${abi} calling convention)`, () => {
     results.forEach((r, i) => expect(r).toBe(i + 2 + 0.75));
     expect(() => f.async(1 as never)).toThrow(JitError); // checked before queueing
   });
+
+  it('fn.async checks 64-bit arguments given as BigInt or number (the per-argument path)', async () => {
+    const add = fn(addInts(), ['i64', 'u64'], 'i64');
+    expect(await add.async(1n, 2)).toBe(3n);
+    expect(await add.async(-5, 2n)).toBe(-3n);
+    expect(() => add.async(2n ** 63n, 0)).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+    expect(() => add.async(0, -1n)).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+    expect(() => add.async(1.5, 0)).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+    expect(() => add.async('1' as never, 0)).toThrow(TypeError);
+  });
 });
