@@ -36,7 +36,16 @@ bool readAccess(napi_env env, napi_value v, uint32_t* out) {
   return true;
 }
 
-napi_value registerMapping(napi_env env, std::shared_ptr<Mapping> m) {
+// Records a fresh mapping in the env's table and returns its id.
+napi_value registerMapping(napi_env env, MappingKind kind, void* rx, void* rw, size_t size, uint32_t access,
+                           vm::Backing backing = vm::Backing::kNone) {
+  auto m = std::make_shared<Mapping>();
+  m->kind = kind;
+  m->rx = static_cast<char*>(rx);
+  m->rw = static_cast<char*>(rw);
+  m->size = size;
+  m->access = access;
+  m->backing = backing;
   State* st = getState(env);
   m->id = st->nextMappingId++;
   if (st->nextMappingId == 0) st->nextMappingId = 1;
@@ -57,12 +66,7 @@ napi_value Map(napi_env env, napi_callback_info info) {
   void* p = nullptr;
   vm::Status s = vm::map(size, access, large, &p);
   if (!s.ok()) return throwStatus(env, s, "cannot map " + std::to_string(size) + " bytes");
-  auto m = std::make_shared<Mapping>();
-  m->kind = MappingKind::kSingle;
-  m->rx = m->rw = static_cast<char*>(p);
-  m->size = size;
-  m->access = access;
-  return registerMapping(env, m);
+  return registerMapping(env, MappingKind::kSingle, p, p, size, access);
 }
 
 napi_value MapDual(napi_env env, napi_callback_info info) {
@@ -79,14 +83,7 @@ napi_value MapDual(napi_env env, napi_callback_info info) {
   vm::DualMapping d;
   vm::Status s = vm::mapDual(size, backing, &d);
   if (!s.ok()) return throwStatus(env, s, "cannot create a dual mapping of " + std::to_string(size) + " bytes");
-  auto m = std::make_shared<Mapping>();
-  m->kind = MappingKind::kDual;
-  m->rx = static_cast<char*>(d.rx);
-  m->rw = static_cast<char*>(d.rw);
-  m->size = size;
-  m->access = vm::kRead | vm::kWrite | vm::kExecute;
-  m->backing = d.backing;
-  return registerMapping(env, m);
+  return registerMapping(env, MappingKind::kDual, d.rx, d.rw, size, vm::kRead | vm::kWrite | vm::kExecute, d.backing);
 }
 
 napi_value MapJit(napi_env env, napi_callback_info info) {
@@ -99,12 +96,7 @@ napi_value MapJit(napi_env env, napi_callback_info info) {
   void* p = nullptr;
   vm::Status s = vm::mapJit(size, &p);
   if (!s.ok()) return throwStatus(env, s, "cannot map MAP_JIT memory");
-  auto m = std::make_shared<Mapping>();
-  m->kind = MappingKind::kJit;
-  m->rx = m->rw = static_cast<char*>(p);
-  m->size = size;
-  m->access = vm::kRead | vm::kWrite | vm::kExecute;
-  return registerMapping(env, m);
+  return registerMapping(env, MappingKind::kJit, p, p, size, vm::kRead | vm::kWrite | vm::kExecute);
 }
 
 // Detaches every ArrayBuffer made over the mapping: stale JS views become zero-length.
@@ -360,12 +352,7 @@ napi_value JitdumpMarker(napi_env env, napi_callback_info info) {
   void* p = nullptr;
   vm::Status s = vm::mapFileReadExec(path, size, &p);
   if (!s.ok()) return throwStatus(env, s, "cannot map the jitdump marker");
-  auto m = std::make_shared<Mapping>();
-  m->kind = MappingKind::kFile;
-  m->rx = m->rw = static_cast<char*>(p);
-  m->size = size;
-  m->access = vm::kRead | vm::kExecute;
-  return registerMapping(env, m);
+  return registerMapping(env, MappingKind::kFile, p, p, size, vm::kRead | vm::kExecute);
 #endif
 }
 
