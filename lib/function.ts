@@ -190,7 +190,6 @@ function wrapperFactory(sig: Signature): WrapperFactory | null {
  * Returns null where code generation from strings is disallowed; callers then use the native path.
  */
 function frameWrapper(frameFn: Function, sig: Signature): Function | null {
-  if (!codegenAllowed) return null;
   const factory = wrapperFactory(sig);
   if (!factory) return null;
   const v = views();
