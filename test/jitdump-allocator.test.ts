@@ -112,4 +112,27 @@ describe.skipIf(!hook)('JitAllocator writes a perf jitdump', () => {
     plain.close();
     expect(() => make({ jitdump: 42 })).toThrow(TypeError);
   });
+
+  it('bad { offset, name } options to write() and function() throw and change nothing', () => {
+    const jit = new JitAllocator({ jitdump: false });
+    try {
+      const span = jit.alloc(128);
+      const code = returnConstantCode(9)!;
+      const sig = { args: [], returns: 'i32' } as const;
+      expect(() => jit.write(span, code, { name: 42 as never })).toThrow(TypeError);
+      expect(() => jit.write(span, code, { offset: '8' as never })).toThrow(TypeError);
+      expect(() => jit.write(span, code, { offset: -64 })).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+      expect(() => jit.write(span, code, { offset: span.size })).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+      expect(() => jit.write(span, () => {}, { offset: 0 })).toThrow(TypeError);
+      expect(() => jit.function(span, sig, { name: {} as never })).toThrow(TypeError);
+      expect(() => jit.function(span, sig, { offset: 1.5 })).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+      expect(() => jit.function(span, sig, { offset: span.size })).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+      const before = jit.statistics();
+      jit.write(span, code, { offset: 0, name: 'ok' }); // state intact: the same span still works
+      expect(jit.function(span, sig, { offset: 0, name: 'ok' })()).toBe(9);
+      expect(jit.statistics()).toEqual(before);
+    } finally {
+      jit.close();
+    }
+  });
 });
