@@ -42,9 +42,9 @@ describe('bit-vector', () => {
     );
   });
 
-  it('scans (findSet, findClear, findSetBackward, findWindow) match naive scans', () => {
+  it('scans (findSet, findClear, findSetBackward) match naive scans', () => {
     fc.assert(
-      fc.property(bitsArb, fc.nat(), fc.nat(), fc.integer({ min: 1, max: 80 }), (bits, a, b, n) => {
+      fc.property(bitsArb, fc.nat(), fc.nat(), (bits, a, b) => {
         const len = bits.length;
         const v = toBv(bits);
         const from = a % len;
@@ -58,28 +58,46 @@ describe('bit-vector', () => {
         want = from - 1;
         for (let i = end - 1; i >= from; i--) if (bits[i]) { want = i; break; }
         expect(bv.findSetBackward(v, end, from, O)).toBe(want);
-        // findWindow needs word-aligned end and area
-        const wEnd = Math.min(len, Math.ceil(Math.max(end, from + 1) / 32) * 32);
-        want = -1;
-        for (let s = from; s < wEnd && want < 0; s++) {
-          let ok = s + n <= len;
-          for (let i = s; ok && i < s + n; i++) if (bits[i]) ok = false;
-          if (ok) want = s;
-        }
-        expect(bv.findWindow(v, from, wEnd, len, n, O)).toBe(want);
         const vs = toBv(bits, OTHER);
         want = end;
         for (let i = from; i < end; i++) if (bits[i]) { want = i; break; }
         expect(bv.findSet(vs, from, end, OTHER)).toBe(want);
-        let best = 0;
-        for (let s = from; s < wEnd; s++) {
-          let l = 0;
-          while (s + l < len && !bits[s + l] && l < n) l++;
-          if (l > best) best = l;
-        }
-        expect(bv.maxWindow(v, from, wEnd, len, n, O)).toBe(best);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('scanWindow', () => {
+  // Runs of used/free granules (long free runs included), any area length: bits past the area are
+  // left clear in the array and must still count as used.
+  const runsArb = fc
+    .array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 90 })), { minLength: 1, maxLength: 30 })
+    .map((runs) => runs.flatMap(([used, n]) => Array<boolean>(n).fill(used)));
+  it('finds the first window of n and, failing that, measures the longest run', () => {
+    fc.assert(
+      fc.property(runsArb, fc.nat(), fc.nat(), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 300 }), (bits, a, b, n, cap) => {
+        const area = bits.length;
+        const v = toBv(bits.concat(Array<boolean>(64).fill(false)));
+        const from = a % area;
+        const end = from + 1 + (b % (area - from));
+        const runAt = (s: number) => {
+          let l = 0;
+          while (s + l < area && !bits[s + l]) l++;
+          return l;
+        };
+        let want = -1;
+        for (let s = from; s < end; s++) if (runAt(s) >= n) { want = s; break; }
+        const got = bv.scanWindow(v, from, end, area, n, cap, O);
+        if (want >= 0) {
+          expect(got).toBe(want);
+        } else {
+          let best = 0;
+          for (let s = from; s < end; s++) best = Math.max(best, runAt(s));
+          expect(got).toBe(-(Math.min(best, cap) + 1));
+        }
+      }),
+      { numRuns: 3000 },
     );
   });
 });
@@ -108,6 +126,95 @@ describe('RB tree', () => {
       }),
     );
   });
+});
+
+describe('first-fit placement (free-space index and cursors)', () => {
+  const fake = (o: object) => JitAllocator[kWithBackend](makeFakeBackend(), o);
+  // The address plain first-fit would pick: blocks in creation order, lowest granule first.
+  const naiveFirstFit = (j: JitAllocator, size: number): number | null => {
+    const g0 = j.granularity;
+    const rounded = Math.ceil(size / g0) * g0;
+    const pools = (j as unknown as { _pools: { granularity: number; first: unknown }[] })._pools;
+    let pool = pools[0];
+    for (let i = pools.length - 1; i > 0; i--) if (rounded % pools[i].granularity === 0) { pool = pools[i]; break; }
+    const n = rounded / pool.granularity;
+    type B = { bits: Uint32Array; areaSize: number; rx: number; next: B | null };
+    for (let b = pool.first as B | null; b !== null; b = b.next) {
+      let run = 0;
+      for (let i = 0; i < b.areaSize; i++) {
+        run = bv.testBit(b.bits, i, bv.USED) ? 0 : run + 1;
+        if (run === n) return b.rx + (i - n + 1) * pool.granularity;
+      }
+    }
+    return null; // a new block
+  };
+
+  it('a cursor that starts mid-chunk keeps the hint of the windows before it', () => {
+    const j = fake({});
+    const spans = [];
+    for (let i = 0; i < 600; i++) spans.push(j.alloc(64)); // granules 1..600
+    for (const i of [9, 10, 11]) j.release(spans[i]); // run [10, 13)
+    for (let i = 19; i < 27; i++) j.release(spans[i]); // run [20, 28)
+    expect(j.alloc(512).address).toBe(spans[19].address); // cursor[8] -> 20, chunk hint stale
+    j.alloc(512); // scans from the cursor and fails in chunk 0, which still holds a run of 3
+    j._checkInvariants();
+    expect(j.alloc(192).address).toBe(spans[9].address);
+    j.close();
+  });
+
+  it('a search from a cursor does not lower the bound of the chunks before it in its group', () => {
+    const j = fake({});
+    const spans = [];
+    for (let i = 1; i < 2048; i++) spans.push(j.alloc(64)); // the first block, full
+    for (const g of [10, 11, 12]) j.release(spans[g - 1]); // run of 3 in chunk 0
+    for (let g = 512; g < 520; g++) j.release(spans[g - 1]); // run of 8 at the start of chunk 1
+    for (let g = 1000; g < 1010; g += 2) j.release(spans[g - 1]); // single granules in chunk 1
+    expect(j.alloc(512).address).toBe(spans[511].address);
+    const next = j.alloc(512); // from the cursor: chunks 1..3 hold no window of 8, so a new block
+    expect(j.statistics().blockCount).toBe(2);
+    j._checkInvariants();
+    expect(j.alloc(192).address).toBe(spans[9].address);
+    j.release(next);
+    j.close();
+  });
+
+  for (const [name, o] of [
+    ['default', {}],
+    ['useMultiplePools', { useMultiplePools: true }],
+    ['immediateRelease', { immediateRelease: true, disableInitialPadding: true }],
+  ] as const) {
+    it(`every alloc lands where plain first-fit puts it: ${name}`, () => {
+      const op = fc.oneof(
+        fc.record({ k: fc.constant('alloc' as const), size: fc.oneof(fc.integer({ min: 1, max: 1100 }), fc.integer({ min: 1, max: 40000 })) }),
+        fc.record({ k: fc.constant('release' as const), i: fc.nat() }),
+        fc.record({ k: fc.constant('shrink' as const), i: fc.nat(), size: fc.nat() }),
+      );
+      fc.assert(
+        fc.property(fc.array(op, { minLength: 1, maxLength: 400 }), (ops) => {
+          const j = fake({ blockSize: 65536, ...o });
+          const live: { address: number; size: number }[] = [];
+          for (const x of ops) {
+            if (x.k === 'alloc') {
+              const want = naiveFirstFit(j, x.size);
+              const s = j.alloc(x.size);
+              if (want !== null) expect(s.address).toBe(want);
+              live.push({ address: s.address, size: s.size });
+            } else if (live.length > 0) {
+              const idx = x.i % live.length;
+              const l = live[idx];
+              const to = x.k === 'release' ? 0 : x.size % l.size;
+              j.shrink(l.address, to);
+              if (to === 0) live.splice(idx, 1);
+              else l.size = j.query(l.address)!.size;
+            }
+          }
+          j._checkInvariants();
+          j.close();
+        }),
+        { numRuns: 150 },
+      );
+    });
+  }
 });
 
 // Under the hardened suite node runs --jitless (interpreter only): the full workloads would take

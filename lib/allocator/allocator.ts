@@ -6,8 +6,8 @@
 import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
 import { STOP, USED, findBoundaryBackward, findSet, setBit, testBit } from './bitvector';
-import { Block, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
-import { CHUNK, GROUP_SHIFT, HCAP, findFit, findFitAligned, noteReleased, resetHints } from './freeindex';
+import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
+import { CHUNK, GROUP_SHIFT, HCAP, findFit, findFitAligned, lastRun, noteReleased, resetHints } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -221,18 +221,28 @@ export class JitAllocator implements SpanOwner {
     const n = rounded / pool.granularity;
     const step = align > pool.granularity ? align / pool.granularity : 1;
     const need = n < HCAP ? n : HCAP;
-    let block = pool.first;
+    // First-fit in placement order, from the pool's cursor for this length when it has one.
+    const cursor = step === 1 && n <= CURSOR_MAX;
+    let block = cursor ? pool.curBlock[n] : null;
+    let from = 0;
+    if (block === null) block = pool.first;
+    else from = pool.curPos[n];
     let s = -1;
     while (block !== null) {
       if (block.areaSize - block.areaUsed >= n && block.bound >= need) {
-        s = step === 1 ? findFit(block, n) : findFitAligned(block, n, step);
+        s = step === 1 ? findFit(block, n, from) : findFitAligned(block, n, step);
         if (s >= 0) break;
       }
       block = block.next;
+      from = 0;
     }
     if (block === null) {
       block = this._newBlock(pool, rounded + (step === 1 ? 0 : align));
       s = step === 1 ? block.padding : Math.ceil(block.padding / step) * step;
+    }
+    if (cursor) {
+      pool.curBlock[n] = block;
+      pool.curPos[n] = s;
     }
     if (block.empty) {
       // A kept empty block is in use again.
@@ -332,14 +342,16 @@ export class JitAllocator implements SpanOwner {
     const block = this._blockAt(address);
     if (block === null) throw new JitError('InvalidArgument', `${what}: address 0x${address.toString(16)} is not in this allocator`);
     const gran = block.pool.granularity;
-    const off = address - block.rx;
+    // Addresses are doubles; the offset inside a block fits int32, and integer ops on it stay off
+    // V8's Float64Mod slow path.
+    const off = (address - block.rx) | 0;
     const start = off >>> block.pool.shift;
     const bits = block.bits;
     const ws = start >>> 5;
     const p = start - 1;
     const wp = p >>> 5;
     if (
-      off % gran !== 0 ||
+      (off & (gran - 1)) !== 0 ||
       start < block.padding ||
       ((bits[ws + (ws & ~15) + USED] >>> (start & 31)) & 1) === 0 ||
       (start > 0 &&
@@ -448,6 +460,7 @@ export class JitAllocator implements SpanOwner {
     block.markReleased(start, end);
     pool.totalAreaUsed -= end - start;
     noteReleased(block, start, end);
+    pool.noteFreeRun(block, lastRun.start, lastRun.length);
     if (this._opts.fillUnusedMemory) this._fill(block.mem, start * pool.granularity, (end - start) * pool.granularity);
   }
 
@@ -691,6 +704,7 @@ export class JitAllocator implements SpanOwner {
         if (b !== keep) this._deleteBlock(b);
         b = next;
       }
+      pool.resetCursors();
       if (keep !== null) {
         pool.totalAreaUsed -= keep.areaUsed;
         const wasEmpty = keep.empty;
@@ -713,7 +727,7 @@ export class JitAllocator implements SpanOwner {
       blockCount += pool.blockCount;
       usedSize += pool.totalAreaUsed * pool.granularity;
       reservedSize += pool.reservedSize;
-      overheadSize += 64;
+      overheadSize += 64 + pool.cursorBytes();
       for (let b = pool.first; b !== null; b = b.next) overheadSize += b.metadataBytes() + 48; // + RB node
     }
     const unusedSize = reservedSize - usedSize;
@@ -818,6 +832,20 @@ export class JitAllocator implements SpanOwner {
         }
         if (blockMax > b.bound) throw new Error(`bound ${b.bound} < ${blockMax}`);
         used += b.areaUsed;
+      }
+      // Cursor soundness: no window of n free granules before (curBlock[n], curPos[n]).
+      for (let k = 1; k <= CURSOR_MAX; k++) {
+        const cb = pool.curBlock[k];
+        if (cb === null) continue;
+        if (cb.pool !== pool || this._tree.find(cb.rx)?.value !== cb) throw new Error(`cursor ${k} on a dead block`);
+        for (let b = pool.first; b !== null; b = b.next) {
+          const limit = b === cb ? pool.curPos[k] : b.seq < cb.seq ? b.areaSize : 0;
+          let run = 0;
+          for (let i = 0; i < b.areaSize; i++) {
+            run = testBit(b.bits, i, USED) ? 0 : run + 1;
+            if (run === k && i - k + 1 < limit) throw new Error(`cursor ${k} skips a window at ${i - k + 1}`);
+          }
+        }
       }
       if (used !== pool.totalAreaUsed) throw new Error('pool.totalAreaUsed mismatch');
       if (empty !== pool.emptyBlockCount) throw new Error(`emptyBlockCount ${pool.emptyBlockCount} != ${empty}`);

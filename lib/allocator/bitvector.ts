@@ -161,99 +161,67 @@ export function countBits(bv: Uint32Array, start: number, end: number, o: number
 }
 
 /**
- * First `s` in `[from, end)` such that bits `[s, s + n)` are all clear and `s + n <= area`, or -1.
- * Windows may run past `end`. Word-parallel: a window inside one word is found with log2(n)
- * shift-and steps, whatever the number of holes; `end` and `area` must be multiples of 32.
+ * First-fit window search over free runs: the lowest `s` in `[from, end)` such that bits
+ * `[s, s + n)` are all clear and `s + n <= area` (a run may continue past `end`). Returns `s`, or,
+ * when there is none, `-(best + 1)` where `best` is the longest clear run starting in
+ * `[from, end)` (a run that began before `from` counts from `from`), capped at `cap`, so that one
+ * pass both searches and measures. Cost: one step per free run plus one load per word, whatever
+ * `n` is. Bits at or past `area` count as set.
  * @internal
  */
-export function findWindow(bv: Uint32Array, from: number, end: number, area: number, n: number, o: number): number {
+export function scanWindow(bv: Uint32Array, from: number, end: number, area: number, n: number, cap: number, o: number): number {
+  if (from >= end) return -1;
   let w = from >>> 5;
   const lastW = (end - 1) >>> 5;
-  const areaW = area >>> 5;
-  let f = ~bv[w + (w & ~15) + o] & (-1 << (from & 31));
-  let run = 0; // clear bits just below word w, contiguous with its bit 0
-  // In-word test for n <= 32: x & (x >>> 1) & ... by doubling up to the largest power of two
-  // a <= n, then one step of n - a.
-  const inWord = n <= 32;
-  const a = inWord ? 1 << (31 - Math.clz32(n)) : 0;
-  const rem = n - a;
-  for (;;) {
-    if (run > 0) {
-      const t = f === -1 ? 32 : ctz32(~f);
-      if (run + t >= n) return (w << 5) - run;
-      if (t === 32) {
-        run += 32;
-        if (++w >= areaW) return -1;
-        f = ~bv[w + (w & ~15) + o];
-        continue;
-      }
-      if (w > lastW) return -1;
-    } else if (w > lastW) {
-      return -1;
-    }
-    if (inWord && f !== 0) {
-      let x = f;
-      for (let sh = 1; sh < a; sh <<= 1) x &= x >>> sh;
-      if (rem !== 0) x &= x >>> rem;
-      if (x !== 0) return (w << 5) + ctz32(x);
-    }
-    run = Math.clz32(~f);
-    if (++w >= areaW) return -1;
-    if (w > lastW && run === 0) return -1;
-    f = ~bv[w + (w & ~15) + o];
-  }
-}
-
-/**
- * Longest clear run that starts in `[from, end)` (measured from its start, or from `from` for a run
- * that began earlier; it may run past `end`), capped at `cap`. Word-parallel: one shift-and per
- * bit of the longest run inside each word. `end` and `area` must be multiples of 32.
- * @internal
- */
-export function maxWindow(bv: Uint32Array, from: number, end: number, area: number, cap: number, o: number): number {
-  let w = from >>> 5;
-  const lastW = (end - 1) >>> 5;
-  const areaW = area >>> 5;
-  let f = ~bv[w + (w & ~15) + o] & (-1 << (from & 31));
-  let run = 0;
+  const areaW = (area + 31) >>> 5;
+  const tail = area & 31;
+  let x = ~bv[w + (w & ~15) + o] & (-1 << (from & 31));
+  if (tail !== 0 && w === areaW - 1) x &= (1 << tail) - 1;
   let best = 0;
+  let carry = 0; // length of the clear run reaching the top of the previous word
+  let carryStart = 0;
   for (;;) {
-    if (run > 0) {
-      const t = f === -1 ? 32 : ctz32(~f);
-      if (t === 32) {
-        run += 32;
-        if (run >= cap) return cap;
-        if (++w >= areaW) return run > best ? run : best;
-        f = ~bv[w + (w & ~15) + o];
+    if (carry !== 0) {
+      if (x === -1) {
+        carry += 32;
+        if (carry >= n) return carryStart;
+        if (++w >= areaW) break;
+        x = ~bv[w + (w & ~15) + o];
+        if (tail !== 0 && w === areaW - 1) x &= (1 << tail) - 1;
         continue;
       }
-      if (run + t > best) best = run + t;
-      if (best >= cap) return cap;
-      if (w > lastW) return best;
+      const t = 31 - Math.clz32(~x & (x + 1)); // trailing ones of x
+      const len = carry + t;
+      if (len >= n) return carryStart;
+      if (len > best) best = len;
+      carry = 0;
+      if (w > lastW) break;
+      x &= -1 << t; // t < 32 here: drop the run's low part (already counted)
     } else if (w > lastW) {
-      return best;
+      break;
     }
-    if (f !== 0 && best < 32) {
-      // Does the word hold a run longer than `best`? Shift-and up to length best + 1 by doubling,
-      // then lengthen one bit at a time while runs remain.
-      let x = f;
-      const l = best + 1;
-      let have = 1;
-      while (have < l && x !== 0) {
-        const sh = have < l - have ? have : l - have;
-        x &= x >>> sh;
-        have += sh;
+    while (x !== 0) {
+      const t = 31 - Math.clz32(x & -x);
+      const st = (w << 5) + t;
+      if (st >= end) break; // runs from here on start past the range
+      const y = x >>> t; // the run now starts at bit 0
+      if (y === -1 >>> t) {
+        // The run reaches the top of the word: it may continue in the next one.
+        carry = 32 - t;
+        carryStart = st;
+        if (carry >= n) return st;
+        break;
       }
-      if (x !== 0) {
-        let m = l;
-        while ((x &= x >>> 1) !== 0) m++;
-        best = m;
-        if (best >= cap) return cap;
-      }
+      const len = 31 - Math.clz32(~y & (y + 1));
+      if (len >= n) return st;
+      if (len > best) best = len;
+      x &= ~(((1 << len) - 1) << t);
     }
-    run = Math.clz32(~f);
-    if (++w >= areaW) return run > best ? run : best;
-    if (w > lastW && run === 0) return best;
-    f = ~bv[w + (w & ~15) + o];
+    if (++w >= areaW) break;
+    if (w > lastW && carry === 0) break;
+    x = ~bv[w + (w & ~15) + o];
+    if (tail !== 0 && w === areaW - 1) x &= (1 << tail) - 1;
   }
+  if (carry > best) best = carry;
+  return -((best < cap ? best : cap) + 1);
 }

@@ -12,6 +12,9 @@ import type { RBNode } from './rbtree';
 /** Largest block the growth policy produces (asmjit's cap). @internal */
 export const MAX_GROWN_BLOCK_SIZE = 64 * 1024 * 1024;
 
+/** Requests of up to this many granules keep a pool cursor (see Pool). @internal */
+export const CURSOR_MAX = 64;
+
 /** Approximate bytes of one Block object + its typed-array headers (metadata accounting). @internal */
 export const BLOCK_OBJECT_BYTES = 256;
 
@@ -32,6 +35,8 @@ export class Block implements FreeArea {
   prev: Block | null = null;
   next: Block | null = null;
   node: RBNode<Block> | null = null;
+  /** Position in the pool's creation order (the order placement searches blocks in). */
+  seq = 0;
   /** Serial of the block in its allocator (diagnostics). */
   readonly rx: number;
   readonly rw: number;
@@ -107,6 +112,15 @@ export class Pool {
   /** Σ block sizes in bytes. */
   reservedSize = 0;
   readonly shift: number;
+  private _nextSeq = 0;
+  /**
+   * Cursors, per request length n (granules, 1..CURSOR_MAX): no window of n free granules lies
+   * before (curBlock[n], curPos[n]) in placement order, so first-fit may start there. `null`
+   * means "from the first block". Allocation only removes free space, so a cursor stays a lower
+   * bound; a release lowers the cursors of the lengths its merged run can hold.
+   */
+  readonly curBlock: (Block | null)[] = new Array<Block | null>(CURSOR_MAX + 1).fill(null);
+  readonly curPos = new Int32Array(CURSOR_MAX + 1);
 
   constructor(
     readonly id: number,
@@ -116,6 +130,7 @@ export class Pool {
   }
 
   append(b: Block): void {
+    b.seq = this._nextSeq++;
     b.prev = this.last;
     b.next = null;
     if (this.last) this.last.next = b;
@@ -127,6 +142,14 @@ export class Pool {
   }
 
   remove(b: Block): void {
+    // Cursors into b move to its successor: b held no earlier fit, and its space is gone.
+    const cb = this.curBlock;
+    for (let k = 1; k <= CURSOR_MAX; k++) {
+      if (cb[k] === b) {
+        cb[k] = b.next;
+        this.curPos[k] = 0;
+      }
+    }
     if (b.prev) b.prev.next = b.next;
     else this.first = b.next;
     if (b.next) b.next.prev = b.prev;
@@ -135,5 +158,31 @@ export class Pool {
     this.blockCount--;
     this.reservedSize -= b.size;
     this.totalAreaUsed -= b.areaUsed;
+  }
+
+  /** A free run `[start, start + length)` appeared in block b: lower the cursors it can serve. */
+  noteFreeRun(b: Block, start: number, length: number): void {
+    const cb = this.curBlock;
+    const cp = this.curPos;
+    const m = length < CURSOR_MAX ? length : CURSOR_MAX;
+    const seq = b.seq;
+    for (let k = 1; k <= m; k++) {
+      const c = cb[k];
+      if (c !== null && (c.seq > seq || (c === b && cp[k] > start))) {
+        cb[k] = b;
+        cp[k] = start;
+      }
+    }
+  }
+
+  /** Forgets every cursor (reset, wipe). */
+  resetCursors(): void {
+    this.curBlock.fill(null);
+    this.curPos.fill(0);
+  }
+
+  /** Bytes of the cursor arrays (metadata accounting). */
+  cursorBytes(): number {
+    return (CURSOR_MAX + 1) * 12;
   }
 }

@@ -19,16 +19,20 @@
  * Memory: 1 byte per chunk of 512 granules + 1 byte per group (0.0032% of the block at granularity 64).
  * @internal
  */
-import { USED, findClear, findSet, findSetBackward, findWindow, maxWindow } from './bitvector';
+import { USED, findClear, findSet, findSetBackward, scanWindow } from './bitvector';
 
 /** log2 of the chunk size in granules. @internal */
 export const CHUNK_SHIFT = 9;
+const CS = CHUNK_SHIFT; // module-local copies: compiled CommonJS reads exports as properties
+const CK = 1 << CS;
 /** Granules per chunk. @internal */
 export const CHUNK = 1 << CHUNK_SHIFT;
 /** Largest value a hint holds (hints are bytes): windows are tracked up to this length. @internal */
 export const HCAP = 255;
+const HC = HCAP;
 /** log2 of chunks per group. @internal */
 export const GROUP_SHIFT = 4;
+const GS = GROUP_SHIFT;
 /** Chunks per group. @internal */
 export const GROUP = 1 << GROUP_SHIFT;
 
@@ -61,33 +65,39 @@ export function resetHints(a: FreeArea, padding: number): void {
   g.fill(0);
   for (let c = 0; c < h.length; c++) {
     const from = c === 0 ? padding : c << CHUNK_SHIFT;
-    const v = Math.min(HCAP, area - from);
+    const v = Math.min(HC, area - from);
     h[c] = v;
     if (v > g[c >>> GROUP_SHIFT]) g[c >>> GROUP_SHIFT] = v;
   }
   a.searchStart = padding;
-  a.bound = Math.min(HCAP, area - padding);
+  a.bound = Math.min(HC, area - padding);
 }
 
 /**
- * Lowest index `s >= searchStart` such that granules `[s, s + n)` are free, or -1.
- * On failure, tightens `bound`. @internal
+ * Lowest index `s >= max(from, searchStart)` such that granules `[s, s + n)` are free, or -1.
+ * `from` is a caller's lower bound of the first fit (a pool cursor, see block.ts): no window of
+ * `n` starts before it. A failed search tightens the hints it scanned, the groups it covered
+ * whole and, when it covered the whole block, `bound`. @internal
  */
-export function findFit(a: FreeArea, n: number): number {
-  if (n > HCAP) return findFitAligned(a, n, 1);
+export function findFit(a: FreeArea, n: number, from: number): number {
+  if (n > HC) return findFitAligned(a, n, 1);
   const area = a.areaSize;
-  const pos = a.searchStart;
+  const ss = a.searchStart;
+  const whole = from <= ss; // the search sees every free granule of the block
+  const pos = whole ? ss : from;
   if (pos >= area) return -1;
   const used = a.bits;
   const hints = a.hints;
   const groups = a.groups;
   const nChunks = hints.length;
   let maxSeen = 0;
-  let c = pos >>> CHUNK_SHIFT;
+  let c = pos >>> CS;
+  // The group holding `pos` is covered whole only when the search starts at its first free granule.
+  let partialGroup = whole ? -1 : c >>> GS;
   while (c < nChunks) {
-    const g = c >>> GROUP_SHIFT;
+    const g = c >>> GS;
     const gv = groups[g];
-    let gEnd = (g + 1) << GROUP_SHIFT;
+    let gEnd = (g + 1) << GS;
     if (gEnd > nChunks) gEnd = nChunks;
     if (gv < n) {
       if (gv > maxSeen) maxSeen = gv;
@@ -101,22 +111,27 @@ export function findFit(a: FreeArea, n: number): number {
         if (h > gmax) gmax = h;
         continue;
       }
-      const cStart = c << CHUNK_SHIFT;
-      let cEnd = cStart + CHUNK;
+      const cStart = c << CS;
+      let cEnd = cStart + CK;
       if (cEnd > area) cEnd = area;
-      const from = pos > cStart ? pos : cStart;
-      const s = findWindow(used, from, cEnd, area, n, USED);
+      const f = pos > cStart ? pos : cStart;
+      const s = scanWindow(used, f, cEnd, area, n, HC, USED);
       if (s >= 0) return s;
-      // No window of n starts in this chunk: store its exact longest window.
-      const best = maxWindow(used, from, cEnd, area, HCAP, USED);
+      // No window of n starts in [f, cEnd): -s - 1 is the longest one that does. Windows that
+      // start before `f` (only when the search started mid-chunk at a cursor) are shorter than n.
+      let best = -s - 1;
+      if (f > cStart && !whole) {
+        const before = h < n - 1 ? h : n - 1;
+        if (before > best) best = before;
+      }
       hints[c] = best;
       if (best > gmax) gmax = best;
     }
-    // Chunks of this group before searchStart hold no free granule: gmax bounds the group.
-    groups[g] = gmax;
+    if (g !== partialGroup) groups[g] = gmax;
+    else partialGroup = -1;
     if (gmax > maxSeen) maxSeen = gmax;
   }
-  a.bound = maxSeen;
+  if (whole) a.bound = maxSeen;
   return -1;
 }
 
@@ -138,30 +153,49 @@ export function findFitAligned(a: FreeArea, n: number, step: number): number {
   return -1;
 }
 
+/** The free run around the last `noteReleased` (start, length capped near HC). @internal */
+export const lastRun = { start: 0, length: 0 };
+
 /**
- * Updates the index after granules `[start, end)` became free (their bits are already cleared).
- * @internal
+ * Updates the index after granules `[start, end)` became free (their bits are already cleared),
+ * and reports the merged free run in {@link lastRun}. @internal
  */
 export function noteReleased(a: FreeArea, start: number, end: number): void {
   const used = a.bits;
   const area = a.areaSize;
   if (start < a.searchStart) a.searchStart = start;
-  const lo = start > HCAP ? start - HCAP : 0;
-  const l = findSetBackward(used, start, lo, USED) + 1;
-  const hi = end + HCAP < area ? end + HCAP : area;
-  const r = findSet(used, end, hi, USED);
+  // The neighbours are usually live spans: test one bit before scanning.
+  let l = start;
+  if (start > 0) {
+    const p = start - 1;
+    const w = p >>> 5;
+    if (((used[w + (w & ~15) + USED] >>> (p & 31)) & 1) === 0) {
+      const lo = start > HC ? start - HC : 0;
+      l = findSetBackward(used, start, lo, USED) + 1;
+    }
+  }
+  let r = end;
+  if (end < area) {
+    const w = end >>> 5;
+    if (((used[w + (w & ~15) + USED] >>> (end & 31)) & 1) === 0) {
+      const hi = end + HC < area ? end + HC : area;
+      r = findSet(used, end, hi, USED);
+    }
+  }
+  lastRun.start = l;
+  lastRun.length = r - l;
   const hints = a.hints;
   const groups = a.groups;
-  const c1 = (end - 1) >>> CHUNK_SHIFT;
+  const c1 = (end - 1) >>> CS;
   let bound = a.bound;
-  for (let c = l >>> CHUNK_SHIFT; c <= c1; c++) {
-    const cStart = c << CHUNK_SHIFT;
+  for (let c = l >>> CS; c <= c1; c++) {
+    const cStart = c << CS;
     let v = r - (l > cStart ? l : cStart);
-    if (v > HCAP) v = HCAP;
+    if (v > HC) v = HC;
     if (v > hints[c]) hints[c] = v;
     // Always raise the group: a search may have lowered it below stale hints of chunks that lay
     // before searchStart (all used then).
-    const g = c >>> GROUP_SHIFT;
+    const g = c >>> GS;
     if (v > groups[g]) groups[g] = v;
     if (v > bound) bound = v;
   }

@@ -1,0 +1,270 @@
+// Same-machine baseline: WORKLOADS.md W1–W5 run against asmjit's own C++ JitAllocator (Debian's
+// libasmjit-dev), so bench/workloads.mjs can report ratios measured in the same run instead of
+// comparing with figures from another machine.
+//
+//   g++ -O2 -std=c++17 bench/asmjit/workloads.cc -lasmjit -lrt -o build/asmjit-workloads
+//   build/asmjit-workloads [reps] [W3 sizes...]   -> one JSON object on stdout
+//
+// The input streams are the spec's (xorshift32 13/17/5, randSize = 1 + next() % 1024, descending
+// Fisher–Yates); the cross-check values of WORKLOADS.md §1 are verified before anything is timed.
+#include <asmjit/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+using asmjit::JitAllocator;
+using asmjit::JitAllocatorOptions;
+
+namespace {
+
+struct Rng {
+  uint32_t s;
+  explicit Rng(uint32_t seed) : s(seed) {}
+  uint32_t next() {
+    uint32_t x = s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return s = x;
+  }
+  uint32_t size() { return 1 + next() % 1024; }
+  void shuffle(std::vector<uint32_t>& a) {
+    for (size_t i = a.size(); i >= 2; i--) std::swap(a[i - 1], a[next() % i]);
+  }
+};
+
+using Clock = std::chrono::steady_clock;
+double nsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "asmjit-workloads: %s\n", what);
+  std::exit(1);
+}
+
+void check(asmjit::Error e, const char* what) {
+  if (e != asmjit::kErrorOk) die(what);
+}
+
+JitAllocator::CreateParams params(bool multi) {
+  JitAllocator::CreateParams p{};
+  if (multi) p.options = JitAllocatorOptions::kUseMultiplePools;
+  return p;
+}
+
+struct W1In {
+  std::vector<uint32_t> sizes, order;
+};
+W1In genW1(size_t n) {
+  Rng r(0x12345678u);
+  W1In in;
+  for (size_t i = 0; i < n; i++) in.sizes.push_back(r.size());
+  for (size_t i = 0; i < n; i++) in.order.push_back(uint32_t(i));
+  r.shuffle(in.order);
+  return in;
+}
+
+// Returns {alloc ns/op, release ns/op}.
+std::pair<double, double> w1(bool multi, const W1In& in) {
+  auto p = params(multi);
+  JitAllocator j(&p);
+  size_t n = in.sizes.size();
+  std::vector<void*> ptr(n);
+  void* rw;
+  auto t0 = Clock::now();
+  for (size_t i = 0; i < n; i++) check(j.alloc(&ptr[i], &rw, in.sizes[i]), "W1 alloc");
+  double a = nsSince(t0) / n;
+  t0 = Clock::now();
+  for (size_t i = 0; i < n; i++) check(j.release(ptr[in.order[i]]), "W1 release");
+  return {a, nsSince(t0) / n};
+}
+
+struct W2In {
+  std::vector<uint32_t> init, idx, size;
+};
+W2In genW2() {
+  Rng r(0x2545F491u);
+  W2In in;
+  for (int i = 0; i < 10000; i++) in.init.push_back(r.size());
+  for (int k = 0; k < 1000000; k++) {
+    in.idx.push_back(r.next() % 10000);
+    in.size.push_back(r.size());
+  }
+  return in;
+}
+
+double w2(bool multi, const W2In& in) {
+  auto p = params(multi);
+  JitAllocator j(&p);
+  std::vector<void*> ptr(in.init.size());
+  void* rw;
+  for (size_t i = 0; i < in.init.size(); i++) check(j.alloc(&ptr[i], &rw, in.init[i]), "W2 init");
+  size_t m = in.idx.size();
+  auto t0 = Clock::now();
+  for (size_t k = 0; k < m; k++) {
+    uint32_t i = in.idx[k];
+    check(j.release(ptr[i]), "W2 release");
+    check(j.alloc(&ptr[i], &rw, in.size[k]), "W2 alloc");
+  }
+  double t = nsSince(t0) / m;
+  for (void* q : ptr) check(j.release(q), "W2 drain");
+  return t;
+}
+
+std::vector<uint32_t> genTargets(uint32_t seed, size_t n) {
+  Rng r(seed);
+  std::vector<uint32_t> v;
+  for (size_t i = 0; i < n; i++) v.push_back(r.size());
+  return v;
+}
+
+// Returns {a+s+r, a+r} ns/iteration.
+std::pair<double, double> w4(bool multi, const std::vector<uint32_t>& to) {
+  void *rx, *rw;
+  double withShrink, base;
+  {
+    auto p = params(multi);
+    JitAllocator j(&p);
+    auto t0 = Clock::now();
+    for (uint32_t n : to) {
+      check(j.alloc(&rx, &rw, 1024), "W4 alloc");
+      check(j.shrink(rx, n), "W4 shrink");
+      check(j.release(rx), "W4 release");
+    }
+    withShrink = nsSince(t0) / to.size();
+  }
+  {
+    auto p = params(multi);
+    JitAllocator j(&p);
+    auto t0 = Clock::now();
+    for (size_t k = 0; k < to.size(); k++) {
+      check(j.alloc(&rx, &rw, 1024), "W4base alloc");
+      check(j.release(rx), "W4base release");
+    }
+    base = nsSince(t0) / to.size();
+  }
+  return {withShrink, base};
+}
+
+struct W5In {
+  std::vector<uint32_t> to, order;
+};
+W5In genW5() {
+  Rng r(0x0BADC0DEu);
+  W5In in;
+  for (int i = 0; i < 100000; i++) in.to.push_back(r.size());
+  for (int i = 0; i < 100000; i++) in.order.push_back(uint32_t(i));
+  r.shuffle(in.order);
+  return in;
+}
+
+std::pair<double, double> w5(bool multi, const W5In& in) {
+  auto p = params(multi);
+  JitAllocator j(&p);
+  size_t n = in.to.size();
+  std::vector<void*> ptr(n);
+  void* rw;
+  auto t0 = Clock::now();
+  for (size_t i = 0; i < n; i++) {
+    check(j.alloc(&ptr[i], &rw, 1024), "W5 alloc");
+    check(j.shrink(ptr[i], in.to[i]), "W5 shrink");
+  }
+  double a = nsSince(t0) / n;
+  t0 = Clock::now();
+  for (size_t i = 0; i < n; i++) check(j.release(ptr[in.order[i]]), "W5 release");
+  return {a, nsSince(t0) / n};
+}
+
+void crossCheck() {
+  W1In a = genW1(100000);
+  uint64_t sum = 0;
+  for (uint32_t s : a.sizes) sum += s;
+  if (a.sizes[0] != 678 || a.sizes[1] != 164 || sum != 51264436 || a.order[0] != 28128 || a.order[4] != 73640)
+    die("W1 generator does not match WORKLOADS.md");
+  W2In b = genW2();
+  uint64_t si = 0, sidx = 0, ss = 0;
+  for (uint32_t s : b.init) si += s;
+  for (uint32_t s : b.idx) sidx += s;
+  for (uint32_t s : b.size) ss += s;
+  if (si != 5138651 || sidx != 5002295027ull || ss != 512610045ull) die("W2 generator does not match WORKLOADS.md");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = argc > 1 ? std::atoi(argv[1]) : 7;
+  if (reps < 1) die("reps must be >= 1");
+  std::vector<size_t> w3;
+  for (int i = 2; i < argc; i++) w3.push_back(std::strtoul(argv[i], nullptr, 10));
+  if (w3.empty()) w3 = {1000, 100000, 1000000};
+  crossCheck();
+
+  std::string out = "{";
+  auto put = [&](const std::string& key, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    if (out.size() > 1) out += ",";
+    out += "\"" + key + "\":" + buf;
+  };
+  const W1In in1 = genW1(100000);
+  const W2In in2 = genW2();
+  const auto to4 = genTargets(0xC0FFEE01u, 100000);
+  const W5In in5 = genW5();
+  for (bool multi : {false, true}) {
+    const std::string v = multi ? "multiPool" : "default";
+    std::vector<double> a, r, c, s4, b4, a5, r5;
+    w1(multi, in1);  // warm-up
+    for (int k = 0; k < reps; k++) {
+      auto x = w1(multi, in1);
+      a.push_back(x.first);
+      r.push_back(x.second);
+      c.push_back(w2(multi, in2));
+      auto y = w4(multi, to4);
+      s4.push_back(y.first);
+      b4.push_back(y.second);
+      auto z = w5(multi, in5);
+      a5.push_back(z.first);
+      r5.push_back(z.second);
+    }
+    put("W1 " + v + ":alloc", median(a));
+    put("W1 " + v + ":release", median(r));
+    put("W2 " + v + ":op", median(c));
+    put("W4 " + v + ":a+s+r", median(s4));
+    put("W4 " + v + ":a+r", median(b4));
+    put("W5 " + v + ":alloc+shrink", median(a5));
+    put("W5 " + v + ":release", median(r5));
+    for (size_t n : w3) {
+      const W1In in3 = genW1(n);
+      std::vector<double> a3, r3;
+      // Small N repeats until ~200,000 operations ran, like the JS bench.
+      int inner = n < 200000 ? int(200000 / n) : 1;
+      for (int k = 0; k < reps; k++) {
+        double sa = 0, sr = 0;
+        for (int i = 0; i < inner; i++) {
+          auto x = w1(multi, in3);
+          sa += x.first;
+          sr += x.second;
+        }
+        a3.push_back(sa / inner);
+        r3.push_back(sr / inner);
+      }
+      put("W3 " + v + " " + std::to_string(n) + ":alloc", median(a3));
+      put("W3 " + v + " " + std::to_string(n) + ":release", median(r3));
+    }
+  }
+  out += "}";
+  std::puts(out.c_str());
+  return 0;
+}
