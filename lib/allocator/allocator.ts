@@ -226,7 +226,7 @@ export class JitAllocator implements SpanOwner {
     let block = cursor ? pool.curBlock[n] : null;
     let from = 0;
     if (block === null) block = pool.first;
-    else from = pool.curPos[n];
+    else from = pool.curKey[n] - block.seq * 4294967296;
     let s = -1;
     while (block !== null) {
       if (block.areaSize - block.areaUsed >= n && block.bound >= need) {
@@ -240,10 +240,7 @@ export class JitAllocator implements SpanOwner {
       block = this._newBlock(pool, rounded + (step === 1 ? 0 : align));
       s = step === 1 ? block.padding : Math.ceil(block.padding / step) * step;
     }
-    if (cursor) {
-      pool.curBlock[n] = block;
-      pool.curPos[n] = s;
-    }
+    if (cursor) pool.setCursor(n, block, s);
     if (block.empty) {
       // A kept empty block is in use again.
       pool.emptyBlockCount--;
@@ -833,13 +830,13 @@ export class JitAllocator implements SpanOwner {
         if (blockMax > b.bound) throw new Error(`bound ${b.bound} < ${blockMax}`);
         used += b.areaUsed;
       }
-      // Cursor soundness: no window of n free granules before (curBlock[n], curPos[n]).
+      // Cursor soundness: no window of n free granules before cursor n.
       for (let k = 1; k <= CURSOR_MAX; k++) {
         const cb = pool.curBlock[k];
         if (cb === null) continue;
         if (cb.pool !== pool || this._tree.find(cb.rx)?.value !== cb) throw new Error(`cursor ${k} on a dead block`);
         for (let b = pool.first; b !== null; b = b.next) {
-          const limit = b === cb ? pool.curPos[k] : b.seq < cb.seq ? b.areaSize : 0;
+          const limit = b === cb ? pool.cursorPos(k) : b.seq < cb.seq ? b.areaSize : 0;
           let run = 0;
           for (let i = 0; i < b.areaSize; i++) {
             run = testBit(b.bits, i, USED) ? 0 : run + 1;

@@ -115,12 +115,13 @@ export class Pool {
   private _nextSeq = 0;
   /**
    * Cursors, per request length n (granules, 1..CURSOR_MAX): no window of n free granules lies
-   * before (curBlock[n], curPos[n]) in placement order, so first-fit may start there. `null`
-   * means "from the first block". Allocation only removes free space, so a cursor stays a lower
-   * bound; a release lowers the cursors of the lengths its merged run can hold.
+   * before granule p of block curBlock[n] in placement order, so first-fit may start
+   * there. `null` means "from the first block". Allocation only removes free space, so a cursor
+   * stays a lower bound; a release lowers the cursors of the lengths its merged run can hold.
+   * curKey[n] = curBlock[n].seq * 2^32 + p orders cursors with one compare (0 for null).
    */
   readonly curBlock: (Block | null)[] = new Array<Block | null>(CURSOR_MAX + 1).fill(null);
-  readonly curPos = new Int32Array(CURSOR_MAX + 1);
+  readonly curKey = new Float64Array(CURSOR_MAX + 1);
 
   constructor(
     readonly id: number,
@@ -145,10 +146,7 @@ export class Pool {
     // Cursors into b move to its successor: b held no earlier fit, and its space is gone.
     const cb = this.curBlock;
     for (let k = 1; k <= CURSOR_MAX; k++) {
-      if (cb[k] === b) {
-        cb[k] = b.next;
-        this.curPos[k] = 0;
-      }
+      if (cb[k] === b) this.setCursor(k, b.next, 0);
     }
     if (b.prev) b.prev.next = b.next;
     else this.first = b.next;
@@ -160,17 +158,27 @@ export class Pool {
     this.totalAreaUsed -= b.areaUsed;
   }
 
+  /** Granule of the cursor of length k inside curBlock[k]. */
+  cursorPos(k: number): number {
+    const b = this.curBlock[k];
+    return b === null ? 0 : this.curKey[k] - b.seq * 4294967296;
+  }
+
+  /** Sets the cursor of length k (block null: from the first block). */
+  setCursor(k: number, b: Block | null, pos: number): void {
+    this.curBlock[k] = b;
+    this.curKey[k] = b === null ? 0 : b.seq * 4294967296 + pos;
+  }
+
   /** A free run `[start, start + length)` appeared in block b: lower the cursors it can serve. */
   noteFreeRun(b: Block, start: number, length: number): void {
-    const cb = this.curBlock;
-    const cp = this.curPos;
+    const key = this.curKey;
     const m = length < CURSOR_MAX ? length : CURSOR_MAX;
-    const seq = b.seq;
+    const nk = b.seq * 4294967296 + start;
     for (let k = 1; k <= m; k++) {
-      const c = cb[k];
-      if (c !== null && (c.seq > seq || (c === b && cp[k] > start))) {
-        cb[k] = b;
-        cp[k] = start;
+      if (key[k] > nk) {
+        key[k] = nk;
+        this.curBlock[k] = b;
       }
     }
   }
@@ -178,11 +186,11 @@ export class Pool {
   /** Forgets every cursor (reset, wipe). */
   resetCursors(): void {
     this.curBlock.fill(null);
-    this.curPos.fill(0);
+    this.curKey.fill(0);
   }
 
   /** Bytes of the cursor arrays (metadata accounting). */
   cursorBytes(): number {
-    return (CURSOR_MAX + 1) * 12;
+    return (CURSOR_MAX + 1) * (8 + 8);
   }
 }
