@@ -13,7 +13,7 @@ import type { RBNode } from './rbtree';
 export const MAX_GROWN_BLOCK_SIZE = 64 * 1024 * 1024;
 
 /** Requests of up to this many granules keep a pool cursor (see Pool). @internal */
-export const CURSOR_MAX = 64;
+export const CURSOR_MAX = 32;
 
 /** Approximate bytes of one Block object + its typed-array headers (metadata accounting). @internal */
 export const BLOCK_OBJECT_BYTES = 256;
@@ -122,6 +122,8 @@ export class Pool {
    */
   readonly curBlock: (Block | null)[] = new Array<Block | null>(CURSOR_MAX + 1).fill(null);
   readonly curKey = new Float64Array(CURSOR_MAX + 1);
+  /** Upper bound of curKey over each group of 8 lengths (1..8, 9..16, ...): lets a release skip them. */
+  readonly curGroupMax = new Float64Array(CURSOR_MAX >>> 3);
 
   constructor(
     readonly id: number,
@@ -166,20 +168,29 @@ export class Pool {
 
   /** Sets the cursor of length k (block null: from the first block). */
   setCursor(k: number, b: Block | null, pos: number): void {
+    const nk = b === null ? 0 : b.seq * 4294967296 + pos;
     this.curBlock[k] = b;
-    this.curKey[k] = b === null ? 0 : b.seq * 4294967296 + pos;
+    this.curKey[k] = nk;
+    const g = (k - 1) >>> 3;
+    if (nk > this.curGroupMax[g]) this.curGroupMax[g] = nk;
   }
 
   /** A free run `[start, start + length)` appeared in block b: lower the cursors it can serve. */
   noteFreeRun(b: Block, start: number, length: number): void {
     const key = this.curKey;
+    const gmax = this.curGroupMax;
     const m = length < CURSOR_MAX ? length : CURSOR_MAX;
     const nk = b.seq * 4294967296 + start;
-    for (let k = 1; k <= m; k++) {
-      if (key[k] > nk) {
-        key[k] = nk;
-        this.curBlock[k] = b;
+    for (let g = 0, k0 = 1; k0 <= m; g++, k0 += 8) {
+      if (gmax[g] <= nk) continue; // no cursor of this group lies past the run
+      const k1 = k0 + 7 < m ? k0 + 7 : m;
+      for (let k = k0; k <= k1; k++) {
+        if (key[k] > nk) {
+          key[k] = nk;
+          this.curBlock[k] = b;
+        }
       }
+      if (k1 === k0 + 7) gmax[g] = nk; // the whole group is now at or before nk
     }
   }
 
@@ -187,10 +198,11 @@ export class Pool {
   resetCursors(): void {
     this.curBlock.fill(null);
     this.curKey.fill(0);
+    this.curGroupMax.fill(0);
   }
 
   /** Bytes of the cursor arrays (metadata accounting). */
   cursorBytes(): number {
-    return (CURSOR_MAX + 1) * (8 + 8);
+    return (CURSOR_MAX + 1) * (8 + 8) + (CURSOR_MAX >>> 3) * 8;
   }
 }
