@@ -240,7 +240,8 @@ export class JitAllocator implements SpanOwner {
       block = this._newBlock(pool, rounded + (step === 1 ? 0 : align));
       s = step === 1 ? block.padding : Math.ceil(block.padding / step) * step;
     }
-    if (cursor) pool.setCursor(n, block, s);
+    // No window of n can start inside the span just placed: the next search starts after it.
+    if (cursor) pool.setCursor(n, block, s + n);
     if (block.empty) {
       // A kept empty block is in use again.
       pool.emptyBlockCount--;
