@@ -3,7 +3,8 @@
 // comparing with figures from another machine.
 //
 //   g++ -O2 -std=c++17 bench/asmjit/workloads.cc -lasmjit -lrt -o build/asmjit-workloads
-//   build/asmjit-workloads [reps] [W3 sizes...]   -> one JSON object on stdout
+//   build/asmjit-workloads [reps] [W3 sizes...]   -> one JSON object on stdout, keyed like
+//   bench/workloads.mjs's results ("W2 default:op", "W3 default 1000:alloc", ...)
 //
 // The input streams are the spec's (xorshift32 13/17/5, randSize = 1 + next() % 1024, descending
 // Fisher–Yates); the cross-check values of WORKLOADS.md §1 are verified before anything is timed.
@@ -241,9 +242,9 @@ int main(int argc, char** argv) {
     put("W1 " + v + ":alloc", median(a));
     put("W1 " + v + ":release", median(r));
     put("W2 " + v + ":op", median(c));
-    put("W4 " + v + ":a+s+r", median(s4));
-    put("W4 " + v + ":a+r", median(b4));
-    put("W5 " + v + ":alloc+shrink", median(a5));
+    put("W4 " + v + ":iter", median(s4));
+    put("W4 " + v + ":base", median(b4));
+    put("W5 " + v + ":allocShrink", median(a5));
     put("W5 " + v + ":release", median(r5));
     for (size_t n : w3) {
       const W1In in3 = genW1(n);
