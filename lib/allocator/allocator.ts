@@ -815,6 +815,7 @@ export class JitAllocator implements SpanOwner {
             break;
           }
         if (first >= 0 && first < b.searchStart) throw new Error(`searchStart ${b.searchStart} > first free ${first}`);
+        for (let i = b.top; i < b.areaSize; i++) if (testBit(b.bits, i, USED)) throw new Error(`granule ${i} used above top ${b.top}`);
         // Free-index soundness: every hint is an upper bound of min(CHUNK, longest window
         // starting in its chunk); groups bound their chunks; bound bounds the block.
         const rl = new Int32Array(b.areaSize + 1);

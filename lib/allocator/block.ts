@@ -28,6 +28,7 @@ export class Block implements FreeArea {
   areaUsed: number;
   searchStart = 0;
   bound = 0;
+  top = 0;
   /** Granules reserved at the start (initial padding): 0 or 1. */
   readonly padding: number;
   /** Kept while empty (counts in pool.emptyBlockCount). */
@@ -80,6 +81,7 @@ export class Block implements FreeArea {
     fillBits(this.bits, start, end - start, USED);
     setBit(this.bits, end - 1, STOP);
     this.areaUsed += end - start;
+    if (end > this.top) this.top = end;
     if (this.areaUsed === this.areaSize) {
       this.searchStart = this.areaSize;
       this.bound = 0;

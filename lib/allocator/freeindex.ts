@@ -45,6 +45,8 @@ export interface FreeArea {
   areaUsed: number;
   searchStart: number;
   bound: number;
+  /** Every granule in `[top, areaSize)` is free (the untouched tail of a filling block). */
+  top: number;
 }
 
 /** Number of chunks of an area. @internal */
@@ -70,6 +72,7 @@ export function resetHints(a: FreeArea, padding: number): void {
     if (v > g[c >>> GROUP_SHIFT]) g[c >>> GROUP_SHIFT] = v;
   }
   a.searchStart = padding;
+  a.top = padding;
   a.bound = Math.min(HC, area - padding);
 }
 
@@ -80,9 +83,11 @@ export function resetHints(a: FreeArea, padding: number): void {
  * whole and, when it covered the whole block, `bound`. @internal
  */
 export function findFit(a: FreeArea, n: number, from: number): number {
-  if (n > HC) return findFitAligned(a, n, 1);
   const area = a.areaSize;
   const ss = a.searchStart;
+  // Nothing free before the free tail (a block being filled): the first fit is the tail's start.
+  if (ss === a.top) return ss + n <= area ? ss : -1;
+  if (n > HC) return findFitAligned(a, n, 1);
   const whole = from <= ss; // the search sees every free granule of the block
   const pos = whole ? ss : from;
   if (pos >= area) return -1;
@@ -184,6 +189,7 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
   }
   lastRun.start = l;
   lastRun.length = r - l;
+  if (r === area && l < a.top) a.top = l;
   const hints = a.hints;
   const groups = a.groups;
   const c1 = (end - 1) >>> CS;
