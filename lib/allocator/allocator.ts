@@ -205,20 +205,24 @@ export class JitAllocator implements SpanOwner {
         align = a;
       }
     }
-    const g0 = this._opts.granularity;
-    const rounded = Math.ceil(size / g0) * g0;
+    // Integer math only (a float division costs more than the rest of this block): size < 2^31, so
+    // size + granularity - 1 fits uint32; n0 counts base granules.
     const pools = this._pools;
-    let pool = pools[0];
+    const base = pools[0];
+    const n0 = (size + base.granularity - 1) >>> base.shift;
+    const rounded = n0 * base.granularity;
+    let pool = base;
+    let n = n0;
     if (pools.length > 1) {
       // The pool with the largest granularity that divides the (base-rounded) size.
       for (let i = pools.length - 1; i > 0; i--) {
-        if (rounded % pools[i].granularity === 0) {
+        if ((n0 & ((1 << i) - 1)) === 0) {
           pool = pools[i];
+          n = n0 >>> i;
           break;
         }
       }
     }
-    const n = rounded / pool.granularity;
     const step = align > pool.granularity ? align / pool.granularity : 1;
     const need = n < HCAP ? n : HCAP;
     // First-fit in placement order, from the pool's cursor for this length when it has one.
