@@ -372,18 +372,6 @@ for (const s of statsSeen.filter((x) => x.key.startsWith('W1 fill') && x.key.end
   t(`reserved after ${s.key} (MB)`, s.reservedSize / 1e6, 67.0, ' MB');
   t(`metadata after ${s.key}`, (100 * s.overheadSize) / s.reservedSize, 0.4, '%');
 }
-const naiveMmap = agg['NAIVE']?.alloc?.median;
-if (naiveMmap) {
-  const k = 1045 / naiveMmap;
-  console.log(
-    `\nload estimate: NAIVE mmap here ${fmtNs(naiveMmap)} ns vs 1045 ns in asmjit's run (same machine class) → ×${k.toFixed(3)}.` +
-      `\nScaled by it (an estimate for a loaded machine, not a measurement): ` +
-      ['W1 default:alloc', 'W1 default:release', 'W2 default:op', 'W2 multiPool:op']
-        .filter((x) => agg[x.split(':')[0]])
-        .map((x) => `${x} ≈ ${fmtNs(agg[x.split(':')[0]][x.split(':')[1]].median * k)} ns`)
-        .join(', '),
-  );
-}
 // The issue's targets were set against asmjit's figures on the spec's machine (WORKLOADS.md §6).
 // asmjit measured here gives the factor between that machine and this one, per workload.
 if (asmjitHere) {
