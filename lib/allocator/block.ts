@@ -28,6 +28,7 @@ export class Block implements FreeArea {
   areaUsed: number;
   searchStart = 0;
   bound = 0;
+  /** Start of the untouched free tail: every granule from here to areaSize is free. */
   top = 0;
   /** Granules reserved at the start (initial padding): 0 or 1. */
   readonly padding: number;
@@ -38,7 +39,7 @@ export class Block implements FreeArea {
   node: RBNode<Block> | null = null;
   /** Position in the pool's creation order (the order placement searches blocks in). */
   seq = 0;
-  /** Serial of the block in its allocator (diagnostics). */
+  /** RX and RW base addresses (equal unless dual-mapped) and the block size in bytes. */
   readonly rx: number;
   readonly rw: number;
   readonly size: number;
