@@ -174,29 +174,29 @@ export function scanWindow(bv: Uint32Array, from: number, end: number, area: num
   let w = from >>> 5;
   const lastW = (end - 1) >>> 5;
   const areaW = (area + 31) >>> 5;
-  const tail = area & 31;
+  // Bits at or past `area` count as set: the last word's free mask keeps only its low bits.
+  const lastMask = (area & 31) === 0 ? -1 : (1 << (area & 31)) - 1;
   let x = ~bv[w + (w & ~15) + o] & (-1 << (from & 31));
-  if (tail !== 0 && w === areaW - 1) x &= (1 << tail) - 1;
+  if (w === areaW - 1) x &= lastMask;
   let best = 0;
   let carry = 0; // length of the clear run reaching the top of the previous word
   let carryStart = 0;
   for (;;) {
     if (carry !== 0) {
       if (x === -1) {
+        // The run crosses this whole word.
         carry += 32;
         if (carry >= n) return carryStart;
-        if (++w >= areaW) break;
-        x = ~bv[w + (w & ~15) + o];
-        if (tail !== 0 && w === areaW - 1) x &= (1 << tail) - 1;
-        continue;
+        x = 0;
+      } else {
+        const t = 31 - Math.clz32(~x & (x + 1)); // trailing ones of x
+        const len = carry + t;
+        if (len >= n) return carryStart;
+        if (len > best) best = len;
+        carry = 0;
+        if (w > lastW) break;
+        x &= -1 << t; // t < 32 here: drop the run's low part (already counted)
       }
-      const t = 31 - Math.clz32(~x & (x + 1)); // trailing ones of x
-      const len = carry + t;
-      if (len >= n) return carryStart;
-      if (len > best) best = len;
-      carry = 0;
-      if (w > lastW) break;
-      x &= -1 << t; // t < 32 here: drop the run's low part (already counted)
     } else if (w > lastW) {
       break;
     }
@@ -220,7 +220,7 @@ export function scanWindow(bv: Uint32Array, from: number, end: number, area: num
     if (++w >= areaW) break;
     if (w > lastW && carry === 0) break;
     x = ~bv[w + (w & ~15) + o];
-    if (tail !== 0 && w === areaW - 1) x &= (1 << tail) - 1;
+    if (w === areaW - 1) x &= lastMask;
   }
   if (carry > best) best = carry;
   return -((best < cap ? best : cap) + 1);
