@@ -230,7 +230,7 @@ export class JitAllocator implements SpanOwner {
     let block = cursor ? pool.curBlock[n] : null;
     let from = 0;
     if (block === null) block = pool.first;
-    else from = pool.curKey[n] - block.seq * 4294967296;
+    else from = pool.cursorPos(n);
     let s = -1;
     while (block !== null) {
       if (block.areaSize - block.areaUsed >= n && block.bound >= need) {
@@ -349,16 +349,12 @@ export class JitAllocator implements SpanOwner {
     const off = (address - block.rx) | 0;
     const start = off >>> block.pool.shift;
     const bits = block.bits;
-    const ws = start >>> 5;
-    const p = start - 1;
-    const wp = p >>> 5;
+    // A span starts at a used granule whose predecessor is free or ends a span.
     if (
       (off & (gran - 1)) !== 0 ||
       start < block.padding ||
-      ((bits[ws + (ws & ~15) + USED] >>> (start & 31)) & 1) === 0 ||
-      (start > 0 &&
-        ((bits[wp + (wp & ~15) + USED] >>> (p & 31)) & 1) !== 0 &&
-        ((bits[wp + (wp & ~15) + STOP] >>> (p & 31)) & 1) === 0)
+      !testBit(bits, start, USED) ||
+      (start > 0 && testBit(bits, start - 1, USED) && !testBit(bits, start - 1, STOP))
     ) {
       throw new JitError('InvalidArgument', `${what}: address 0x${address.toString(16)} is not the start of a live span`);
     }

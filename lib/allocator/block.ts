@@ -15,6 +15,11 @@ export const MAX_GROWN_BLOCK_SIZE = 64 * 1024 * 1024;
 /** Requests of up to this many granules keep a pool cursor (see Pool). @internal */
 export const CURSOR_MAX = 32;
 
+/** Cursor key of granule `pos` of block b: orders (creation order, granule) with one compare. */
+function cursorKey(b: Block, pos: number): number {
+  return b.seq * 4294967296 + pos;
+}
+
 /** Approximate bytes of one Block object + its typed-array headers (metadata accounting). @internal */
 export const BLOCK_OBJECT_BYTES = 256;
 
@@ -166,12 +171,12 @@ export class Pool {
   /** Granule of the cursor of length k inside curBlock[k]. */
   cursorPos(k: number): number {
     const b = this.curBlock[k];
-    return b === null ? 0 : this.curKey[k] - b.seq * 4294967296;
+    return b === null ? 0 : this.curKey[k] - cursorKey(b, 0);
   }
 
   /** Sets the cursor of length k (block null: from the first block). */
   setCursor(k: number, b: Block | null, pos: number): void {
-    const nk = b === null ? 0 : b.seq * 4294967296 + pos;
+    const nk = b === null ? 0 : cursorKey(b, pos);
     this.curBlock[k] = b;
     this.curKey[k] = nk;
     const g = (k - 1) >>> 3;
@@ -183,7 +188,7 @@ export class Pool {
     const key = this.curKey;
     const gmax = this.curGroupMax;
     const m = length < CURSOR_MAX ? length : CURSOR_MAX;
-    const nk = b.seq * 4294967296 + start;
+    const nk = cursorKey(b, start);
     for (let g = 0, k0 = 1; k0 <= m; g++, k0 += 8) {
       if (gmax[g] <= nk) continue; // no cursor of this group lies past the run
       const k1 = k0 + 7 < m ? k0 + 7 : m;

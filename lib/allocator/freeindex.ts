@@ -19,7 +19,7 @@
  * Memory: 1 byte per chunk of 512 granules + 1 byte per group (0.0032% of the block at granularity 64).
  * @internal
  */
-import { USED, findClear, findSet, findSetBackward, scanWindow } from './bitvector';
+import { USED, findClear, findSet, findSetBackward, scanWindow, testBit } from './bitvector';
 
 /** log2 of the chunk size in granules. @internal */
 export const CHUNK_SHIFT = 9;
@@ -171,22 +171,9 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
   if (start < a.searchStart) a.searchStart = start;
   // The neighbours are usually live spans: test one bit before scanning.
   let l = start;
-  if (start > 0) {
-    const p = start - 1;
-    const w = p >>> 5;
-    if (((used[w + (w & ~15) + USED] >>> (p & 31)) & 1) === 0) {
-      const lo = start > HC ? start - HC : 0;
-      l = findSetBackward(used, start, lo, USED) + 1;
-    }
-  }
+  if (start > 0 && !testBit(used, start - 1, USED)) l = findSetBackward(used, start, start > HC ? start - HC : 0, USED) + 1;
   let r = end;
-  if (end < area) {
-    const w = end >>> 5;
-    if (((used[w + (w & ~15) + USED] >>> (end & 31)) & 1) === 0) {
-      const hi = end + HC < area ? end + HC : area;
-      r = findSet(used, end, hi, USED);
-    }
-  }
+  if (end < area && !testBit(used, end, USED)) r = findSet(used, end, end + HC < area ? end + HC : area, USED);
   lastRun.start = l;
   lastRun.length = r - l;
   if (r === area && l < a.top) a.top = l;
