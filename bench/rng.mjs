@@ -33,7 +33,12 @@ export const SEEDS = { W1: 0x12345678, W3: 0x12345678, W2: 0x2545f491, W4: 0xc0f
 
 /** W1/W3 inputs: sizes then order, from one generator. */
 export function genW1(n) {
-  const r = new XorShift32(SEEDS.W1);
+  return sizesThenOrder(SEEDS.W1, n);
+}
+
+/** n sizes, then a shuffled 0..n-1 order from the same generator (W1/W3 and W5). */
+function sizesThenOrder(seed, n) {
+  const r = new XorShift32(seed);
   const sizes = new Uint32Array(n);
   for (let i = 0; i < n; i++) sizes[i] = r.randSize();
   const order = new Uint32Array(n);
@@ -66,13 +71,8 @@ export function genW4(k = 100000) {
 
 /** W5 inputs: shrink targets then release order. */
 export function genW5(n = 100000) {
-  const r = new XorShift32(SEEDS.W5);
-  const to = new Uint32Array(n);
-  for (let i = 0; i < n; i++) to[i] = r.randSize();
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  r.shuffle(order);
-  return { to, order };
+  const { sizes, order } = sizesThenOrder(SEEDS.W5, n);
+  return { to: sizes, order };
 }
 
 const sum = (a) => a.reduce((s, v) => s + v, 0);

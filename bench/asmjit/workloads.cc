@@ -65,20 +65,22 @@ JitAllocator::CreateParams params(bool multi) {
   return p;
 }
 
-struct W1In {
+// n sizes, then a shuffled 0..n-1 order from the same generator (W1/W3 and W5).
+struct SizesOrder {
   std::vector<uint32_t> sizes, order;
 };
-W1In genW1(size_t n) {
-  Rng r(0x12345678u);
-  W1In in;
+SizesOrder sizesThenOrder(uint32_t seed, size_t n) {
+  Rng r(seed);
+  SizesOrder in;
   for (size_t i = 0; i < n; i++) in.sizes.push_back(r.size());
   for (size_t i = 0; i < n; i++) in.order.push_back(uint32_t(i));
   r.shuffle(in.order);
   return in;
 }
+SizesOrder genW1(size_t n) { return sizesThenOrder(0x12345678u, n); }
 
 // Returns {alloc ns/op, release ns/op}.
-std::pair<double, double> w1(bool multi, const W1In& in) {
+std::pair<double, double> w1(bool multi, const SizesOrder& in) {
   auto p = params(multi);
   JitAllocator j(&p);
   size_t n = in.sizes.size();
@@ -159,28 +161,18 @@ std::pair<double, double> w4(bool multi, const std::vector<uint32_t>& to) {
   return {withShrink, base};
 }
 
-struct W5In {
-  std::vector<uint32_t> to, order;
-};
-W5In genW5() {
-  Rng r(0x0BADC0DEu);
-  W5In in;
-  for (int i = 0; i < 100000; i++) in.to.push_back(r.size());
-  for (int i = 0; i < 100000; i++) in.order.push_back(uint32_t(i));
-  r.shuffle(in.order);
-  return in;
-}
 
-std::pair<double, double> w5(bool multi, const W5In& in) {
+// in.sizes are the shrink targets.
+std::pair<double, double> w5(bool multi, const SizesOrder& in) {
   auto p = params(multi);
   JitAllocator j(&p);
-  size_t n = in.to.size();
+  size_t n = in.sizes.size();
   std::vector<void*> ptr(n);
   void* rw;
   auto t0 = Clock::now();
   for (size_t i = 0; i < n; i++) {
     check(j.alloc(&ptr[i], &rw, 1024), "W5 alloc");
-    check(j.shrink(ptr[i], in.to[i]), "W5 shrink");
+    check(j.shrink(ptr[i], in.sizes[i]), "W5 shrink");
   }
   double a = nsSince(t0) / n;
   t0 = Clock::now();
@@ -189,7 +181,7 @@ std::pair<double, double> w5(bool multi, const W5In& in) {
 }
 
 void crossCheck() {
-  W1In a = genW1(100000);
+  SizesOrder a = genW1(100000);
   uint64_t sum = 0;
   for (uint32_t s : a.sizes) sum += s;
   if (a.sizes[0] != 678 || a.sizes[1] != 164 || sum != 51264436 || a.order[0] != 28128 || a.order[4] != 73640)
@@ -200,6 +192,11 @@ void crossCheck() {
   for (uint32_t s : b.idx) sidx += s;
   for (uint32_t s : b.size) ss += s;
   if (si != 5138651 || sidx != 5002295027ull || ss != 512610045ull) die("W2 generator does not match WORKLOADS.md");
+  SizesOrder c = sizesThenOrder(0x0BADC0DEu, 100000);
+  uint64_t s5 = 0;
+  for (uint32_t s : c.sizes) s5 += s;
+  if (s5 != 51271449 || c.order[0] != 29185 || c.order[1] != 81938 || c.order[2] != 30929)
+    die("W5 generator does not match WORKLOADS.md");
 }
 
 }  // namespace
@@ -219,10 +216,10 @@ int main(int argc, char** argv) {
     if (out.size() > 1) out += ",";
     out += "\"" + key + "\":" + buf;
   };
-  const W1In in1 = genW1(100000);
+  const SizesOrder in1 = genW1(100000);
   const W2In in2 = genW2();
   const auto to4 = genTargets(0xC0FFEE01u, 100000);
-  const W5In in5 = genW5();
+  const SizesOrder in5 = sizesThenOrder(0x0BADC0DEu, 100000);
   for (bool multi : {false, true}) {
     const std::string v = multi ? "multiPool" : "default";
     std::vector<double> a, r, c, s4, b4, a5, r5;
@@ -247,7 +244,7 @@ int main(int argc, char** argv) {
     put("W5 " + v + ":allocShrink", median(a5));
     put("W5 " + v + ":release", median(r5));
     for (size_t n : w3) {
-      const W1In in3 = genW1(n);
+      const SizesOrder in3 = genW1(n);
       std::vector<double> a3, r3;
       // Small N repeats until ~200,000 operations ran, like the JS bench.
       int inner = n < 200000 ? int(200000 / n) : 1;
