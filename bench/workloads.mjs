@@ -279,8 +279,9 @@ if (!FAKE) {
 }
 
 // Same-machine baseline: asmjit's C++ JitAllocator on the same input streams (its own binary,
-// built here from bench/asmjit/workloads.cc against Debian's libasmjit-dev).
-function asmjitBaseline() {
+// built here from bench/asmjit/workloads.cc against Debian's libasmjit-dev). Built once; null
+// (with the reason printed) when it cannot be.
+function buildAsmjitBaseline() {
   if (flag('no-asmjit') || FAKE) return null;
   const root = fileURLToPath(new URL('..', import.meta.url));
   const src = `${root}bench/asmjit/workloads.cc`;
@@ -294,21 +295,27 @@ function asmjitBaseline() {
       mkdirSync(`${root}build`, { recursive: true });
       execFileSync('g++', ['-O2', '-std=c++17', src, '-lasmjit', '-lrt', '-lpthread', '-o', bin], { stdio: 'inherit' });
     }
-    const w3 = W3N.filter((n) => n === 1000 || n === 1000000).map(String);
-    const out = execFileSync(bin, [String(REPS), ...w3], { encoding: 'utf8' });
-    return JSON.parse(out);
+    return bin;
   } catch (e) {
-    console.log(`asmjit baseline: failed (${e.message.split('\n')[0]})`);
+    console.log(`asmjit baseline: build failed (${e.message.split('\n')[0]})`);
     return null;
   }
 }
+const asmjitBin = buildAsmjitBaseline();
+const asmjitW3 = W3N.filter((n) => n === 1000 || n === 1000000).map(String);
+
 // This machine's speed drifts by up to 2× over minutes, so the baseline is measured once per
 // run, right before jitmem's run, and ratios are taken per run.
 const runs = [];
 const asmjitRuns = [];
 for (let r = 0; r < RUNS; r++) {
-  const a = asmjitBaseline();
-  if (a) asmjitRuns.push(a);
+  if (asmjitBin) {
+    try {
+      asmjitRuns.push(JSON.parse(execFileSync(asmjitBin, [String(REPS), ...asmjitW3], { encoding: 'utf8' })));
+    } catch (e) {
+      console.log(`asmjit baseline: run ${r} failed (${e.message.split('\n')[0]})`);
+    }
+  }
   runs.push(runOnce(r));
 }
 const asmjitHere = asmjitRuns.length === RUNS ? asmjitRuns : null;
