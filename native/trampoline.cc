@@ -511,10 +511,10 @@ napi_value MakeFunction(napi_env env, napi_callback_info info) {
       return throwJit(env, "InvalidState", "the span was released");
     f->cell = it->second;
   }
-  if (!getState(env)->frame) GetCallFrame(env, nullptr);
-  if (!getState(env)->frame) return nullptr;
-  f->frame = getState(env)->frame;
-  f->frameTags = getState(env)->frameTags;
+  State* st = getState(env);
+  if (!st->frame && !GetCallFrame(env, nullptr)) return nullptr;
+  f->frame = st->frame;
+  f->frameTags = st->frameTags;
   f->mapping = m;
   f->mappingAlive = &m->alive;
   f->cellAlive = f->cell ? &f->cell->alive : &kAlwaysAlive;
