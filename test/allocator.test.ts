@@ -397,6 +397,9 @@ describe('misuse', () => {
     throwsCode(() => jit.release(b.address + 64), 'InvalidArgument'); // free granule
     throwsCode(() => jit.release(12345), 'InvalidArgument');
     throwsCode(() => jit.release(-1), 'InvalidArgument');
+    // Not integers, or past 2^53: never the start of a span (a fraction must not be truncated).
+    for (const bad of [a.address + 0.5, b.address + 64.25, NaN, Infinity, 2 ** 60, a.address + 2 ** 32])
+      throwsCode(() => jit.release(bad), 'InvalidArgument');
     throwsCode(() => jit.release(o), 'InvalidArgument'); // another allocator's span
     throwsCode(() => jit.release(o.address), 'InvalidArgument');
     throwsCode(() => jit.release('x' as never), 'TypeError');

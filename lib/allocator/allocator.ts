@@ -91,6 +91,22 @@ function checkInt(v: unknown, what: string): number {
 let pendingBackend: BlockBackend | null = null;
 
 /**
+ * First granule of the live span that starts exactly at `address` inside `block`, or -1 (not
+ * granule-aligned, not an integer, in the padding, free, or inside a span). A span starts at a
+ * used granule whose predecessor is free or ends a span.
+ */
+function spanStartAt(block: Block, address: number): number {
+  // The offset inside a block fits uint32 (blocks are < 4 GiB); integer ops on it stay off V8's
+  // float paths. The round trip rejects fractions and unaligned addresses at once.
+  const start = (address - block.rx) >>> block.pool.shift;
+  if (block.rx + start * block.pool.granularity !== address || start < block.padding) return -1;
+  const bits = block.bits;
+  if (!testBit(bits, start, USED)) return -1;
+  if (start > 0 && testBit(bits, start - 1, USED) && !testBit(bits, start - 1, STOP)) return -1;
+  return start;
+}
+
+/**
  * Allocator of executable memory. See the README for a tour; the algorithm follows asmjit's
  * `JitAllocator` (same placement, same statistics) with a faster free-space index.
  */
@@ -114,6 +130,13 @@ export class JitAllocator implements SpanOwner {
   private readonly _flushNeeded: boolean;
   /** One-entry cache of `_blockAt` (cleared when a block is unmapped). */
   private _lastBlock: Block | null = null;
+  /**
+   * The tree's blocks flattened in address order (rebuilt from it whenever a block is mapped or
+   * unmapped, which is rare): a binary search over one contiguous array of starts is cheaper than
+   * a walk over tree nodes whose keys are boxed doubles.
+   */
+  private _starts = new Float64Array(0);
+  private _byAddress: Block[] = [];
   /** perf jitdump writer (option or JITMEM_JITDUMP), and whether this allocator owns it. */
   private readonly _jitdump: { dump: JitDump; owned: boolean } | null;
   private readonly _loc: Located = { block: null as unknown as Block, start: 0, end: 0, span: null };
@@ -277,6 +300,7 @@ export class JitAllocator implements SpanOwner {
     block.empty = false; // a new block is created for an allocation: never counted as a kept empty block
     pool.append(block);
     block.node = this._tree.insert(mem.rx, block);
+    this._reindex();
     this._held.mems.add(mem);
     return block;
   }
@@ -288,6 +312,7 @@ export class JitAllocator implements SpanOwner {
     pool.remove(block);
     if (block.node) this._tree.remove(block.node);
     block.node = null;
+    this._reindex();
     this._held.mems.delete(block.mem);
     this.backend.unmapBlock(block.mem);
   }
@@ -313,12 +338,29 @@ export class JitAllocator implements SpanOwner {
   _blockAt(address: number): Block | null {
     const last = this._lastBlock;
     if (last !== null && address >= last.rx && address < last.rx + last.size) return last;
-    const b = this._tree.floor(address);
-    if (b !== undefined && address < b.rx + b.size) {
+    // Last start <= address.
+    const starts = this._starts;
+    let lo = 0;
+    let hi = starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (starts[mid] <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === 0) return null;
+    const b = this._byAddress[lo - 1];
+    if (address < b.rx + b.size) {
       this._lastBlock = b;
       return b;
     }
     return null;
+  }
+
+  /** Rebuilds the flat lookup array from the tree (after a block is mapped or unmapped). */
+  private _reindex(): void {
+    const blocks = this._tree.values();
+    this._byAddress = blocks;
+    this._starts = Float64Array.from(blocks, (b) => b.rx);
   }
 
   /**
@@ -343,23 +385,11 @@ export class JitAllocator implements SpanOwner {
     }
     const block = this._blockAt(address);
     if (block === null) throw new JitError('InvalidArgument', `${what}: address 0x${address.toString(16)} is not in this allocator`);
-    const gran = block.pool.granularity;
-    // Addresses are doubles; the offset inside a block fits int32, and integer ops on it stay off
-    // V8's Float64Mod slow path.
-    const off = (address - block.rx) | 0;
-    const start = off >>> block.pool.shift;
-    const bits = block.bits;
-    // A span starts at a used granule whose predecessor is free or ends a span.
-    if (
-      (off & (gran - 1)) !== 0 ||
-      start < block.padding ||
-      !testBit(bits, start, USED) ||
-      (start > 0 && testBit(bits, start - 1, USED) && !testBit(bits, start - 1, STOP))
-    ) {
+    const start = spanStartAt(block, address);
+    if (start < 0)
       throw new JitError('InvalidArgument', `${what}: address 0x${address.toString(16)} is not the start of a live span`);
-    }
     const end = findSet(block.bits, start, block.areaSize, STOP) + 1;
-    if (span !== null && span._size !== (end - start) * gran)
+    if (span !== null && span._size !== (end - start) * block.pool.granularity)
       throw new JitError('InvalidState', `${what}: the span is stale (released and its memory reused)`);
     // One reused result object: release() must not allocate.
     const loc = this._loc;
@@ -404,6 +434,21 @@ export class JitAllocator implements SpanOwner {
    * functions stop working. Unknown, interior, foreign or double releases throw and change nothing.
    */
   release(spanOrAddress: Span | number): void {
+    // Fast path for the common case: a plain address while no span anywhere has Buffers, a
+    // liveness cell or a client (so there is nothing to detach or check). It only validates and
+    // frees; anything unusual falls through to the full path, which also reports the errors.
+    if (typeof spanOrAddress === 'number' && this._clients.size === 0 && this._materialized.size === 0 && !this._closed) {
+      const block = this._blockAt(spanOrAddress);
+      if (block !== null) {
+        const start = spanStartAt(block, spanOrAddress);
+        if (start >= 0) {
+          this._freeGranules(block, start, findSet(block.bits, start, block.areaSize, STOP) + 1);
+          this._allocationCount--;
+          if (block.areaUsed === block.padding) this._onEmpty(block);
+          return;
+        }
+      }
+    }
     const loc = this._locate(spanOrAddress, 'release');
     const span = loc.span;
     if (this._clients.size !== 0 || (span !== null && span._client !== null))
@@ -720,13 +765,14 @@ export class JitAllocator implements SpanOwner {
     let blockCount = 0;
     let usedSize = 0;
     let reservedSize = 0;
-    let overheadSize = 160; // the allocator object itself
+    let overheadSize = 160 + 2 * 64; // the allocator object itself + the flat index's two array headers
     for (const pool of this._pools) {
       blockCount += pool.blockCount;
       usedSize += pool.totalAreaUsed * pool.granularity;
       reservedSize += pool.reservedSize;
       overheadSize += 64 + pool.cursorBytes();
-      for (let b = pool.first; b !== null; b = b.next) overheadSize += b.metadataBytes() + 48; // + RB node
+      // + RB node (48) + the block's slots in the flat address index (8 B start + 4 B reference)
+      for (let b = pool.first; b !== null; b = b.next) overheadSize += b.metadataBytes() + 48 + 12;
     }
     const unusedSize = reservedSize - usedSize;
     const pct = (v: number): number => (reservedSize === 0 ? 0 : (v / reservedSize) * 100);
@@ -852,6 +898,9 @@ export class JitAllocator implements SpanOwner {
       if (count !== pool.blockCount) throw new Error('blockCount mismatch');
     }
     if (blocks !== this._tree.size) throw new Error('tree size mismatch');
+    const inOrder = this._tree.values();
+    if (inOrder.length !== this._byAddress.length || inOrder.some((b, i) => this._byAddress[i] !== b || this._starts[i] !== b.rx))
+      throw new Error('flat block index differs from the tree');
     if (allocs !== this._allocationCount) throw new Error(`allocationCount ${this._allocationCount} != ${allocs}`);
   }
 }
