@@ -211,6 +211,16 @@ export class JitAllocator implements SpanOwner {
 
   /** @internal */
   _alloc(size: number, options: AllocOptions | undefined, client: JitAllocatorClient | null): Span {
+    // The common call (a positive int32 size, no options) takes one combined test; everything
+    // else, errors included, goes through the checked path. `typeof` first: `|` on an object
+    // would call its valueOf.
+    if (typeof size !== 'number' || (size | 0) !== size || size <= 0 || options !== undefined || this._closed)
+      return this._allocChecked(size, options, client);
+    return this._place(size, 0, client);
+  }
+
+  /** Validates an alloc() call that is not the common case, then places it. */
+  private _allocChecked(size: number, options: AllocOptions | undefined, client: JitAllocatorClient | null): Span {
     if (this._closed) throw new JitError('InvalidState', 'JitAllocator is closed');
     if (typeof size !== 'number') throw new TypeError('size must be a number');
     if (!(size > 0) || !Number.isInteger(size)) {
@@ -228,12 +238,16 @@ export class JitAllocator implements SpanOwner {
         align = a;
       }
     }
+    return this._place(size, align, client);
+  }
+
+  /** Places a validated request (`align` 0: the granularity) and returns its Span. */
+  private _place(size: number, align: number, client: JitAllocatorClient | null): Span {
     // Integer math only (a float division costs more than the rest of this block): size < 2^31, so
     // size + granularity - 1 fits uint32; n0 counts base granules.
     const pools = this._pools;
     const base = pools[0];
     const n0 = (size + base.granularity - 1) >>> base.shift;
-    const rounded = n0 * base.granularity;
     let pool = base;
     let n = n0;
     if (pools.length > 1) {
@@ -257,14 +271,18 @@ export class JitAllocator implements SpanOwner {
     let s = -1;
     while (block !== null) {
       if (block.areaSize - block.areaUsed >= n && block.bound >= need) {
-        s = step === 1 ? findFit(block, n, from) : findFitAligned(block, n, step);
+        if (step !== 1) s = findFitAligned(block, n, step);
+        else if (block.searchStart === block.top) {
+          // Nothing free below the untouched tail (a block being filled): the fit is its start.
+          s = block.top + n <= block.areaSize ? block.top : -1;
+        } else s = findFit(block, n, from);
         if (s >= 0) break;
       }
       block = block.next;
       from = 0;
     }
     if (block === null) {
-      block = this._newBlock(pool, rounded + (step === 1 ? 0 : align));
+      block = this._newBlock(pool, n0 * base.granularity + (step === 1 ? 0 : align));
       s = step === 1 ? block.padding : Math.ceil(block.padding / step) * step;
     }
     // No window of n can start inside the span just placed: the next search starts after it.
