@@ -7,7 +7,7 @@ import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
 import { STOP, USED, findBoundaryBackward, findSet, setBit, testBit } from './bitvector';
 import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
-import { CHUNK, GROUP_SHIFT, HCAP, findFit, findFitAligned, lastRun, noteReleased, resetHints } from './freeindex';
+import { CHUNK, GROUP_SHIFT, HCAP, chunkCount, findFit, findFitAligned, getCode, lastRun, lengthCode, noteReleased, resetHints } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -261,7 +261,7 @@ export class JitAllocator implements SpanOwner {
       }
     }
     const step = align > pool.granularity ? align / pool.granularity : 1;
-    const need = n < HCAP ? n : HCAP;
+    const need = lengthCode(n);
     // First-fit in placement order, from the pool's cursor for this length when it has one.
     const cursor = step === 1 && n <= CURSOR_MAX;
     let block = cursor ? pool.curBlock[n] : null;
@@ -885,12 +885,12 @@ export class JitAllocator implements SpanOwner {
         const rl = new Int32Array(b.areaSize + 1);
         for (let i = b.areaSize - 1; i >= 0; i--) rl[i] = testBit(b.bits, i, USED) ? 0 : rl[i + 1] + 1;
         let blockMax = 0;
-        for (let c = 0; c < b.hints.length; c++) {
+        for (let c = 0; c < chunkCount(b.areaSize); c++) {
           let m = 0;
           for (let i = c * CHUNK; i < Math.min((c + 1) * CHUNK, b.areaSize); i++) if (rl[i] > m) m = rl[i];
-          if (m > HCAP) m = HCAP;
-          if (m > b.hints[c]) throw new Error(`hint ${b.hints[c]} < ${m} in chunk ${c}`);
-          if (m > b.groups[c >>> GROUP_SHIFT]) throw new Error(`group bound too small for chunk ${c}`);
+          m = lengthCode(m > HCAP ? HCAP : m);
+          if (m > getCode(b.hints, c)) throw new Error(`hint code ${getCode(b.hints, c)} < ${m} in chunk ${c}`);
+          if (m > getCode(b.groups, c >>> GROUP_SHIFT)) throw new Error(`group bound too small for chunk ${c}`);
           if (m > blockMax) blockMax = m;
         }
         if (blockMax > b.bound) throw new Error(`bound ${b.bound} < ${blockMax}`);

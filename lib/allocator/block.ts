@@ -6,7 +6,7 @@
  */
 import type { BlockMemory } from './backend';
 import { STOP, USED, clearBit, clearBits, fillBits, pairLength, setBit } from './bitvector';
-import { chunkCount, groupCount, resetHints, type FreeArea } from './freeindex';
+import { chunkCount, groupCount, nibbleBytes, resetHints, type FreeArea } from './freeindex';
 import type { RBNode } from './rbtree';
 
 /** Largest block the growth policy produces (asmjit's cap). @internal */
@@ -27,6 +27,7 @@ export const BLOCK_OBJECT_BYTES = 256;
 export class Block implements FreeArea {
   /** The `used` and `stop` bit-vectors, interleaved (see bitvector.ts). */
   bits: Uint32Array;
+  /** Chunk and group codes of the free-space index (see freeindex.ts). */
   hints: Uint8Array;
   groups: Uint8Array;
   areaSize: number;
@@ -60,9 +61,9 @@ export class Block implements FreeArea {
     const area = mem.size >>> pool.shift;
     this.areaSize = area;
     this.bits = new Uint32Array(pairLength(area));
-    const nc = chunkCount(area);
-    const ng = groupCount(area);
-    const idx = new Uint8Array(nc + ng);
+    // Chunk and group codes are nibbles, in one buffer.
+    const nc = nibbleBytes(chunkCount(area));
+    const idx = new Uint8Array(nc + nibbleBytes(groupCount(area)));
     this.hints = idx.subarray(0, nc);
     this.groups = idx.subarray(nc);
     this.padding = padding;

@@ -3,32 +3,35 @@
  * the placement of asmjit's first-fit scan) without rescanning the whole block after a release.
  *
  * The block's `used` bit-vector is split into chunks of {@link CHUNK} granules, and chunks into
- * groups of {@link GROUP} chunks. For chunk `c`, `hints[c]` is an upper bound of
- * `min(HCAP, longest free window that starts inside chunk c)` (a window may run past the chunk's
- * end); `groups[g]` is an upper bound of the hints of its chunks; `bound` bounds the whole block
- * (from `searchStart`, a lower bound of the first free granule, on).
+ * groups of {@link GROUP} chunks. Each chunk has a 4-bit *code*: an upper bound, in the coarse
+ * scale {@link codeLimit}, of `min(HCAP, longest free window that starts inside the chunk)` (a
+ * window may run past the chunk's end). Each group has the code bounding its chunks, and the
+ * block a `bound` code (from `searchStart`, a lower bound of the first free granule, on).
+ * The scale is exact up to 12 granules, then 13–15, 16–31 and 32–HCAP: the lengths of typical
+ * small functions stay exact while a nibble per chunk halves the memory of a byte, which pays for
+ * chunks half as long (a failed scan reads 8 words, not 16).
  *
- * - allocation: leaves every bound alone (they stay upper bounds);
- * - release: measures the merged free run (at most one chunk to each side) and raises the bounds
+ * - allocation: leaves every code alone (they stay upper bounds);
+ * - release: measures the merged free run (at most HCAP granules to each side) and raises the codes
  *   of the few chunks whose windows grew — O(1) words in the common case;
- * - search: skips groups and chunks whose bound is below `n` in O(1), scans a chunk's free runs
- *   (Math.clz32 over 32 words) only when it may hold a fit, and stores the exact value when it
- *   does not, so each release costs at most one rescan later.
+ * - search: skips groups and chunks whose code is below the request's code in O(1), scans a
+ *   chunk's free runs (Math.clz32 over its words) only when it may hold a fit, and stores the
+ *   exact code when it does not, so each release costs at most one rescan later.
  *
  * Requests longer than HCAP granules use a plain first-fit scan (> 16 KiB at granularity 64).
- * Memory: 1 byte per chunk of 512 granules + 1 byte per group of 8 chunks (0.0034% of the block at
- * granularity 64; 8-chunk groups halve the chunk bytes a search reads past, for 0.0003%).
+ * Memory: 4 bits per chunk of 256 granules + 4 bits per group of 8 chunks (0.0034% of the block
+ * at granularity 64).
  * @internal
  */
 import { USED, findClear, findSet, findSetBackward, scanWindow, testBit } from './bitvector';
 
 /** log2 of the chunk size in granules. @internal */
-export const CHUNK_SHIFT = 9;
+export const CHUNK_SHIFT = 8;
 const CS = CHUNK_SHIFT; // module-local copies: compiled CommonJS reads exports as properties
 const CK = 1 << CS;
 /** Granules per chunk. @internal */
 export const CHUNK = 1 << CHUNK_SHIFT;
-/** Largest value a hint holds (hints are bytes): windows are tracked up to this length. @internal */
+/** Longest window the index measures: requests up to this many granules use it. @internal */
 export const HCAP = 255;
 const HC = HCAP;
 /** log2 of chunks per group. @internal */
@@ -37,14 +40,48 @@ const GS = GROUP_SHIFT;
 /** Chunks per group. @internal */
 export const GROUP = 1 << GROUP_SHIFT;
 
+/** Longest window each code stands for (codes 0..15). */
+const LIMIT = Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 31, HC]);
+/** Code of a window length 0..HCAP: the smallest code whose limit is at least the length. */
+const CODE = new Uint8Array(HC + 1);
+for (let v = 0, c = 0; v <= HC; v++) {
+  while (LIMIT[c] < v) c++;
+  CODE[v] = c;
+}
+
+/** Code of a window length (lengths past HCAP count as HCAP). @internal */
+export function lengthCode(v: number): number {
+  return CODE[v < HC ? v : HC];
+}
+
+/** Longest window length a code stands for. @internal */
+export function codeLimit(code: number): number {
+  return LIMIT[code];
+}
+
+/** Code of entry `i` of a nibble array. @internal */
+export function getCode(a: Uint8Array, i: number): number {
+  return (a[i >>> 1] >>> ((i & 1) << 2)) & 15;
+}
+
+/** Sets entry `i` of a nibble array. @internal */
+export function setCode(a: Uint8Array, i: number, code: number): void {
+  const k = i >>> 1;
+  const sh = (i & 1) << 2;
+  a[k] = (a[k] & ~(15 << sh)) | (code << sh);
+}
+
 /** The part of a block the index works on. @internal */
 export interface FreeArea {
   bits: Uint32Array;
+  /** Chunk codes, two per byte. */
   hints: Uint8Array;
+  /** Group codes, two per byte. */
   groups: Uint8Array;
   areaSize: number;
   areaUsed: number;
   searchStart: number;
+  /** Code bounding every window of the block. */
   bound: number;
   /** Every granule in `[top, areaSize)` is free (the untouched tail of a filling block). */
   top: number;
@@ -60,27 +97,33 @@ export function groupCount(areaSize: number): number {
   return ((chunkCount(areaSize) - 1) >>> GROUP_SHIFT) + 1;
 }
 
+/** Bytes of a nibble array of `n` entries. @internal */
+export function nibbleBytes(n: number): number {
+  return (n + 1) >>> 1;
+}
+
 /** Resets the index of an area whose only used granules are the first `padding` ones. @internal */
 export function resetHints(a: FreeArea, padding: number): void {
   const h = a.hints;
   const g = a.groups;
   const area = a.areaSize;
+  const nc = chunkCount(area);
   g.fill(0);
-  for (let c = 0; c < h.length; c++) {
+  for (let c = 0; c < nc; c++) {
     const from = c === 0 ? padding : c << CHUNK_SHIFT;
-    const v = Math.min(HC, area - from);
-    h[c] = v;
-    if (v > g[c >>> GROUP_SHIFT]) g[c >>> GROUP_SHIFT] = v;
+    const v = lengthCode(area - from);
+    setCode(h, c, v);
+    if (v > getCode(g, c >>> GS)) setCode(g, c >>> GS, v);
   }
   a.searchStart = padding;
   a.top = padding;
-  a.bound = Math.min(HC, area - padding);
+  a.bound = lengthCode(area - padding);
 }
 
 /**
  * Lowest index `s >= max(from, searchStart)` such that granules `[s, s + n)` are free, or -1.
  * `from` is a caller's lower bound of the first fit (a pool cursor, see block.ts): no window of
- * `n` starts before it. A failed search tightens the hints it scanned, the groups it covered
+ * `n` starts before it. A failed search tightens the codes it scanned, the groups it covered
  * whole and, when it covered the whole block, `bound`. @internal
  */
 export function findFit(a: FreeArea, n: number, from: number): number {
@@ -95,25 +138,28 @@ export function findFit(a: FreeArea, n: number, from: number): number {
   const used = a.bits;
   const hints = a.hints;
   const groups = a.groups;
-  const nChunks = hints.length;
+  const nChunks = chunkCount(area);
+  const need = CODE[n];
+  // Windows before a mid-chunk start are shorter than n: their code is at most this.
+  const shorter = CODE[n - 1];
   let maxSeen = 0;
   let c = pos >>> CS;
   // The group holding `pos` is covered whole only when the search starts at its first free granule.
   let partialGroup = whole ? -1 : c >>> GS;
   while (c < nChunks) {
     const g = c >>> GS;
-    const gv = groups[g];
+    const gv = (groups[g >>> 1] >>> ((g & 1) << 2)) & 15;
     let gEnd = (g + 1) << GS;
     if (gEnd > nChunks) gEnd = nChunks;
-    if (gv < n) {
+    if (gv < need) {
       if (gv > maxSeen) maxSeen = gv;
       c = gEnd;
       continue;
     }
     let gmax = 0;
     for (; c < gEnd; c++) {
-      const h = hints[c];
-      if (h < n) {
+      const h = (hints[c >>> 1] >>> ((c & 1) << 2)) & 15;
+      if (h < need) {
         if (h > gmax) gmax = h;
         continue;
       }
@@ -125,15 +171,15 @@ export function findFit(a: FreeArea, n: number, from: number): number {
       if (s >= 0) return s;
       // No window of n starts in [f, cEnd): -s - 1 is the longest one that does. Windows that
       // start before `f` (only when the search started mid-chunk at a cursor) are shorter than n.
-      let best = -s - 1;
+      let best = CODE[-s - 1];
       if (f > cStart && !whole) {
-        const before = h < n - 1 ? h : n - 1;
+        const before = h < shorter ? h : shorter;
         if (before > best) best = before;
       }
-      hints[c] = best;
+      setCode(hints, c, best);
       if (best > gmax) gmax = best;
     }
-    if (g !== partialGroup) groups[g] = gmax;
+    if (g !== partialGroup) setCode(groups, g, gmax);
     else partialGroup = -1;
     if (gmax > maxSeen) maxSeen = gmax;
   }
@@ -184,13 +230,12 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
   let bound = a.bound;
   for (let c = l >>> CS; c <= c1; c++) {
     const cStart = c << CS;
-    let v = r - (l > cStart ? l : cStart);
-    if (v > HC) v = HC;
-    if (v > hints[c]) hints[c] = v;
-    // Always raise the group: a search may have lowered it below stale hints of chunks that lay
+    const v = lengthCode(r - (l > cStart ? l : cStart));
+    if (v > getCode(hints, c)) setCode(hints, c, v);
+    // Always raise the group: a search may have lowered it below stale codes of chunks that lay
     // before searchStart (all used then).
     const g = c >>> GS;
-    if (v > groups[g]) groups[g] = v;
+    if (v > getCode(groups, g)) setCode(groups, g, v);
     if (v > bound) bound = v;
   }
   a.bound = bound;
