@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as bv from '../lib/allocator/bitvector';
 import { RBTree } from '../lib/allocator/rbtree';
+import * as fi from '../lib/allocator/freeindex';
 import { JitAllocator, kWithBackend } from '../lib/allocator/allocator';
 // @ts-expect-error plain JS helpers shared with the bench
 import { makeFakeBackend } from '../bench/fake-backend.cjs';
@@ -149,6 +150,78 @@ describe('first-fit placement (free-space index and cursors)', () => {
     return null; // a new block
   };
 
+  it('lanesAtLeast picks exactly the codes that reach the request (SWAR over 8 nibbles)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 15 }), (x, need) => {
+        let want = 0;
+        for (let lane = 0; lane < 8; lane++) if (((x >>> (lane * 4)) & 15) >= need) want |= 8 << (lane * 4);
+        expect(fi.lanesAtLeast(x, need) >>> 0).toBe(want >>> 0);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('findFit matches a naive first-fit for any loose codes, request length and cursor', () => {
+    // A synthetic area of 3..40 chunks (several code words): random used bits, every chunk code
+    // and the bound raised by random amounts above the exact value (codes are upper bounds).
+    const areaArb = fc.record({
+      chunks: fc.integer({ min: 3, max: 40 }),
+      density: fc.double({ min: 0.3, max: 0.99, noNaN: true }),
+      seed: fc.integer(),
+      slack: fc.array(fc.nat({ max: 15 }), { minLength: 40, maxLength: 40 }),
+      n: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: fi.HCAP })),
+      pick: fc.double({ min: 0, max: 1, noNaN: true }),
+    });
+    fc.assert(
+      fc.property(areaArb, ({ chunks, density, seed, slack, n, pick }) => {
+        const area = chunks * fi.CHUNK - (seed & 63); // the last chunk may be partial
+        let x = seed | 1;
+        const rnd = () => ((x = (x ^ (x << 13)) ^ ((x ^ (x << 13)) >>> 17)), (x ^= x << 5), (x >>> 0) / 2 ** 32);
+        const bits = new Uint32Array(bv.pairLength(area));
+        // Runs of used / free granules, so long windows exist too.
+        for (let i = 0; i < area; ) {
+          const len = 1 + Math.floor(rnd() * 24);
+          const used = rnd() < density;
+          for (let k = i; k < Math.min(area, i + len); k++) if (used) bv.setBit(bits, k, bv.USED);
+          i += len;
+        }
+        const codes = new ArrayBuffer(fi.codeWords(area) * 4);
+        const a: fi.FreeArea = { bits, hints: new Uint8Array(codes), hintWords: new Uint32Array(codes), areaSize: area, areaUsed: 0, searchStart: 0, bound: 0, top: area };
+        let ss = 0;
+        while (ss < area && bv.testBit(bits, ss, bv.USED)) ss++;
+        a.searchStart = ss;
+        if (ss === area) a.top = area + 1; // keep findFit off its free-tail shortcut
+        const run = new Int32Array(area + 1);
+        for (let i = area - 1; i >= 0; i--) run[i] = bv.testBit(bits, i, bv.USED) ? 0 : run[i + 1] + 1;
+        for (let c = 0; c < fi.chunkCount(area); c++) {
+          let m = 0;
+          for (let i = c * fi.CHUNK; i < Math.min(area, (c + 1) * fi.CHUNK); i++) m = Math.max(m, run[i]);
+          const code = Math.min(15, fi.lengthCode(m) + (slack[c] > 10 ? slack[c] - 10 : 0));
+          fi.setCode(a.hints, c, code);
+          a.bound = Math.max(a.bound, code);
+        }
+        let want = -1;
+        for (let i = ss; i + n <= area; i++) if (run[i] >= n) { want = i; break; }
+        // A cursor: any position up to the first fit (no window of n starts before it).
+        const last = want < 0 ? area : want;
+        const from = Math.min(last, Math.floor(pick * (last + 1)));
+        expect(fi.findFit(a, n, from)).toBe(want);
+        // The search left sound codes behind: still upper bounds of the exact values.
+        for (let c = 0; c < fi.chunkCount(area); c++) {
+          let m = 0;
+          for (let i = c * fi.CHUNK; i < Math.min(area, (c + 1) * fi.CHUNK); i++) m = Math.max(m, run[i]);
+          expect(fi.getCode(a.hints, c)).toBeGreaterThanOrEqual(fi.lengthCode(m));
+        }
+        if (want < 0 && from <= ss) {
+          let m = 0;
+          for (let c = 0; c < fi.chunkCount(area); c++) m = Math.max(m, fi.getCode(a.hints, c));
+          expect(a.bound).toBe(m);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('a cursor that starts mid-chunk keeps the hint of the windows before it', () => {
     const j = fake({});
     const spans = [];
@@ -162,15 +235,15 @@ describe('first-fit placement (free-space index and cursors)', () => {
     j.close();
   });
 
-  it('a search from a cursor does not lower the bound of the chunks before it in its group', () => {
+  it('a failed search from a cursor leaves shorter windows before it findable', () => {
     const j = fake({});
     const spans = [];
     for (let i = 1; i < 2048; i++) spans.push(j.alloc(64)); // the first block, full
     for (const g of [10, 11, 12]) j.release(spans[g - 1]); // run of 3 in chunk 0
-    for (let g = 512; g < 520; g++) j.release(spans[g - 1]); // run of 8 at the start of chunk 1
-    for (let g = 1000; g < 1010; g += 2) j.release(spans[g - 1]); // single granules in chunk 1
+    for (let g = 512; g < 520; g++) j.release(spans[g - 1]); // run of 8 at the start of chunk 2
+    for (let g = 1000; g < 1010; g += 2) j.release(spans[g - 1]); // single granules in chunk 3
     expect(j.alloc(512).address).toBe(spans[511].address);
-    const next = j.alloc(512); // from the cursor: chunks 1..3 hold no window of 8, so a new block
+    const next = j.alloc(512); // from the cursor: chunks 2..7 hold no window of 8, so a new block
     expect(j.statistics().blockCount).toBe(2);
     j._checkInvariants();
     expect(j.alloc(192).address).toBe(spans[9].address);

@@ -7,7 +7,7 @@ import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
 import { STOP, USED, findBoundaryBackward, findSet, setBit, testBit } from './bitvector';
 import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
-import { CHUNK, GROUP_SHIFT, HCAP, chunkCount, findFit, findFitAligned, getCode, lastRun, lengthCode, noteReleased, resetHints } from './freeindex';
+import { CHUNK, HCAP, chunkCount, findFit, findFitAligned, getCode, lastRun, lengthCode, noteReleased, resetHints } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -881,7 +881,7 @@ export class JitAllocator implements SpanOwner {
         if (first >= 0 && first < b.searchStart) throw new Error(`searchStart ${b.searchStart} > first free ${first}`);
         for (let i = b.top; i < b.areaSize; i++) if (testBit(b.bits, i, USED)) throw new Error(`granule ${i} used above top ${b.top}`);
         // Free-index soundness: every hint is an upper bound of min(CHUNK, longest window
-        // starting in its chunk); groups bound their chunks; bound bounds the block.
+        // starting in its chunk); bound bounds the block; padding codes past the last chunk are 0.
         const rl = new Int32Array(b.areaSize + 1);
         for (let i = b.areaSize - 1; i >= 0; i--) rl[i] = testBit(b.bits, i, USED) ? 0 : rl[i + 1] + 1;
         let blockMax = 0;
@@ -890,10 +890,11 @@ export class JitAllocator implements SpanOwner {
           for (let i = c * CHUNK; i < Math.min((c + 1) * CHUNK, b.areaSize); i++) if (rl[i] > m) m = rl[i];
           m = lengthCode(m > HCAP ? HCAP : m);
           if (m > getCode(b.hints, c)) throw new Error(`hint code ${getCode(b.hints, c)} < ${m} in chunk ${c}`);
-          if (m > getCode(b.groups, c >>> GROUP_SHIFT)) throw new Error(`group bound too small for chunk ${c}`);
           if (m > blockMax) blockMax = m;
         }
         if (blockMax > b.bound) throw new Error(`bound ${b.bound} < ${blockMax}`);
+        for (let c = chunkCount(b.areaSize); c < b.hints.length * 2; c++)
+          if (getCode(b.hints, c) !== 0) throw new Error(`padding code ${c} is set`);
         used += b.areaUsed;
       }
       // Cursor soundness: no window of n free granules before cursor n.

@@ -6,7 +6,7 @@
  */
 import type { BlockMemory } from './backend';
 import { STOP, USED, clearBit, clearBits, fillBits, pairLength, setBit } from './bitvector';
-import { chunkCount, groupCount, nibbleBytes, resetHints, type FreeArea } from './freeindex';
+import { codeWords, resetHints, type FreeArea } from './freeindex';
 import type { RBNode } from './rbtree';
 
 /** Largest block the growth policy produces (asmjit's cap). @internal */
@@ -27,9 +27,9 @@ export const BLOCK_OBJECT_BYTES = 256;
 export class Block implements FreeArea {
   /** The `used` and `stop` bit-vectors, interleaved (see bitvector.ts). */
   bits: Uint32Array;
-  /** Chunk and group codes of the free-space index (see freeindex.ts). */
+  /** Chunk codes of the free-space index, as bytes and as words (see freeindex.ts). */
   hints: Uint8Array;
-  groups: Uint8Array;
+  hintWords: Uint32Array;
   areaSize: number;
   areaUsed: number;
   searchStart = 0;
@@ -61,11 +61,10 @@ export class Block implements FreeArea {
     const area = mem.size >>> pool.shift;
     this.areaSize = area;
     this.bits = new Uint32Array(pairLength(area));
-    // Chunk and group codes are nibbles, in one buffer.
-    const nc = nibbleBytes(chunkCount(area));
-    const idx = new Uint8Array(nc + nibbleBytes(groupCount(area)));
-    this.hints = idx.subarray(0, nc);
-    this.groups = idx.subarray(nc);
+    // Chunk codes are nibbles; the search also reads them as words of eight.
+    const codes = new ArrayBuffer(codeWords(area) * 4);
+    this.hints = new Uint8Array(codes);
+    this.hintWords = new Uint32Array(codes);
     this.padding = padding;
     this.areaUsed = 0;
     this.wipe();
@@ -106,7 +105,7 @@ export class Block implements FreeArea {
 
   /** Bytes of metadata this block holds. */
   metadataBytes(): number {
-    return this.bits.byteLength + this.hints.byteLength + this.groups.byteLength + BLOCK_OBJECT_BYTES;
+    return this.bits.byteLength + this.hints.byteLength + BLOCK_OBJECT_BYTES;
   }
 }
 

@@ -2,25 +2,25 @@
  * Free-space index of one block: finds the lowest-addressed run of `n` free granules (exactly
  * the placement of asmjit's first-fit scan) without rescanning the whole block after a release.
  *
- * The block's `used` bit-vector is split into chunks of {@link CHUNK} granules, and chunks into
- * groups of {@link GROUP} chunks. Each chunk has a 4-bit *code*: an upper bound, in the coarse
- * scale {@link codeLimit}, of `min(HCAP, longest free window that starts inside the chunk)` (a
- * window may run past the chunk's end). Each group has the code bounding its chunks, and the
- * block a `bound` code (from `searchStart`, a lower bound of the first free granule, on).
- * The scale is exact up to 12 granules, then 13–15, 16–31 and 32–HCAP: the lengths of typical
+ * The block's `used` bit-vector is split into chunks of {@link CHUNK} granules. Each chunk has a
+ * 4-bit *code*: an upper bound, in the coarse scale {@link codeLimit}, of
+ * `min(HCAP, longest free window that starts inside the chunk)` (a window may run past the chunk's
+ * end); the block has a `bound` code (from `searchStart`, a lower bound of the first free granule,
+ * on). The scale is exact up to 12 granules, then 13–15, 16–31 and 32–HCAP: the lengths of typical
  * small functions stay exact while a nibble per chunk halves the memory of a byte, which pays for
- * chunks half as long (a failed scan reads 8 words, not 16).
+ * chunks half as long (a failed scan reads 8 words, not 16). Eight codes fill one 32-bit word, and
+ * a search tests all eight against the request at once (SWAR), so it steps over 2048 granules
+ * per load where nothing fits.
  *
  * - allocation: leaves every code alone (they stay upper bounds);
  * - release: measures the merged free run (at most HCAP granules to each side) and raises the codes
  *   of the few chunks whose windows grew — O(1) words in the common case;
- * - search: skips groups and chunks whose code is below the request's code in O(1), scans a
- *   chunk's free runs (Math.clz32 over its words) only when it may hold a fit, and stores the
- *   exact code when it does not, so each release costs at most one rescan later.
+ * - search: finds the chunks whose code reaches the request's, scans their free runs (Math.clz32
+ *   over their words) and stores the exact code of each one that holds no fit, so each release
+ *   costs at most one rescan later.
  *
  * Requests longer than HCAP granules use a plain first-fit scan (> 16 KiB at granularity 64).
- * Memory: 4 bits per chunk of 256 granules + 4 bits per group of 8 chunks (0.0034% of the block
- * at granularity 64).
+ * Memory: 4 bits per chunk of 256 granules (0.003% of the block at granularity 64).
  * @internal
  */
 import { USED, findClear, findSet, findSetBackward, scanWindow, testBit } from './bitvector';
@@ -34,12 +34,6 @@ export const CHUNK = 1 << CHUNK_SHIFT;
 /** Longest window the index measures: requests up to this many granules use it. @internal */
 export const HCAP = 255;
 const HC = HCAP;
-/** log2 of chunks per group. @internal */
-export const GROUP_SHIFT = 3;
-const GS = GROUP_SHIFT;
-/** Chunks per group. @internal */
-export const GROUP = 1 << GROUP_SHIFT;
-
 /** Longest window each code stands for (codes 0..15). */
 const LIMIT = Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 31, HC]);
 /** Code of a window length 0..HCAP: the smallest code whose limit is at least the length. */
@@ -74,10 +68,10 @@ export function setCode(a: Uint8Array, i: number, code: number): void {
 /** The part of a block the index works on. @internal */
 export interface FreeArea {
   bits: Uint32Array;
-  /** Chunk codes, two per byte. */
+  /** Chunk codes, two per byte (chunk c in byte c >> 1, low nibble first). */
   hints: Uint8Array;
-  /** Group codes, two per byte. */
-  groups: Uint8Array;
+  /** The same memory as 32-bit words of eight codes (a whole number of words). */
+  hintWords: Uint32Array;
   areaSize: number;
   areaUsed: number;
   searchStart: number;
@@ -92,39 +86,50 @@ export function chunkCount(areaSize: number): number {
   return ((areaSize - 1) >>> CHUNK_SHIFT) + 1;
 }
 
-/** Number of groups of an area. @internal */
-export function groupCount(areaSize: number): number {
-  return ((chunkCount(areaSize) - 1) >>> GROUP_SHIFT) + 1;
+/** Number of 32-bit words holding the chunk codes of an area. @internal */
+export function codeWords(areaSize: number): number {
+  return ((chunkCount(areaSize) - 1) >>> 3) + 1;
 }
 
-/** Bytes of a nibble array of `n` entries. @internal */
-export function nibbleBytes(n: number): number {
-  return (n + 1) >>> 1;
+/**
+ * The lanes of `x` (eight 4-bit codes) whose code is at least `need` (1..15), as the lanes' top
+ * bits. For need <= 8, (v & 7) + 8 - need carries into the lane's bit 3 iff v & 7 >= need, or v
+ * has bit 3 already; for need > 8, v must have bit 3 and (v & 7) + 16 - need must carry. No lane
+ * overflows into the next (at most 7 + 7). @internal
+ */
+export function lanesAtLeast(x: number, need: number): number {
+  if (need <= 8) return (((x & 0x77777777) + (8 - need) * 0x11111111) | x) & 0x88888888;
+  return ((x & 0x77777777) + (16 - need) * 0x11111111) & x & 0x88888888;
 }
 
 /** Resets the index of an area whose only used granules are the first `padding` ones. @internal */
 export function resetHints(a: FreeArea, padding: number): void {
   const h = a.hints;
-  const g = a.groups;
   const area = a.areaSize;
   const nc = chunkCount(area);
-  g.fill(0);
-  for (let c = 0; c < nc; c++) {
-    const from = c === 0 ? padding : c << CHUNK_SHIFT;
-    const v = lengthCode(area - from);
-    setCode(h, c, v);
-    if (v > getCode(g, c >>> GS)) setCode(g, c >>> GS, v);
-  }
+  h.fill(0);
+  for (let c = 0; c < nc; c++) setCode(h, c, lengthCode(area - (c === 0 ? padding : c << CHUNK_SHIFT)));
   a.searchStart = padding;
   a.top = padding;
   a.bound = lengthCode(area - padding);
 }
 
+/** Largest code of each byte (two codes). */
+const BYTE_MAX = Uint8Array.from({ length: 256 }, (_, b) => Math.max(b & 15, b >>> 4));
+
+/** Largest chunk code of an area (its exact `bound`). @internal */
+export function maxCode(a: FreeArea): number {
+  const h = a.hints;
+  let m = 0;
+  for (let i = 0; i < h.length; i++) if (BYTE_MAX[h[i]] > m) m = BYTE_MAX[h[i]];
+  return m;
+}
+
 /**
  * Lowest index `s >= max(from, searchStart)` such that granules `[s, s + n)` are free, or -1.
  * `from` is a caller's lower bound of the first fit (a pool cursor, see block.ts): no window of
- * `n` starts before it. A failed search tightens the codes it scanned, the groups it covered
- * whole and, when it covered the whole block, `bound`. @internal
+ * `n` starts before it. A failed search makes the codes it scanned exact and, when it covered the
+ * whole block, `bound`. @internal
  */
 export function findFit(a: FreeArea, n: number, from: number): number {
   const area = a.areaSize;
@@ -137,32 +142,19 @@ export function findFit(a: FreeArea, n: number, from: number): number {
   if (pos >= area) return -1;
   const used = a.bits;
   const hints = a.hints;
-  const groups = a.groups;
-  const nChunks = chunkCount(area);
+  const words = a.hintWords;
+  const nWords = words.length;
   const need = CODE[n];
   // Windows before a mid-chunk start are shorter than n: their code is at most this.
   const shorter = CODE[n - 1];
-  let maxSeen = 0;
-  let c = pos >>> CS;
-  // The group holding `pos` is covered whole only when the search starts at its first free granule.
-  let partialGroup = whole ? -1 : c >>> GS;
-  while (c < nChunks) {
-    const g = c >>> GS;
-    const gv = (groups[g >>> 1] >>> ((g & 1) << 2)) & 15;
-    let gEnd = (g + 1) << GS;
-    if (gEnd > nChunks) gEnd = nChunks;
-    if (gv < need) {
-      if (gv > maxSeen) maxSeen = gv;
-      c = gEnd;
-      continue;
-    }
-    let gmax = 0;
-    for (; c < gEnd; c++) {
-      const h = (hints[c >>> 1] >>> ((c & 1) << 2)) & 15;
-      if (h < need) {
-        if (h > gmax) gmax = h;
-        continue;
-      }
+  let wi = pos >>> (CS + 3);
+  // Codes of chunks before the one holding `pos` are masked out (code 0 never matches).
+  let x = words[wi] & (-1 << (((pos >>> CS) & 7) << 2));
+  for (;;) {
+    let m = lanesAtLeast(x, need);
+    while (m !== 0) {
+      const bit = 31 - Math.clz32(m & -m);
+      const c = (wi << 3) + (bit >>> 2);
       const cStart = c << CS;
       let cEnd = cStart + CK;
       if (cEnd > area) cEnd = area;
@@ -173,17 +165,18 @@ export function findFit(a: FreeArea, n: number, from: number): number {
       // start before `f` (only when the search started mid-chunk at a cursor) are shorter than n.
       let best = CODE[-s - 1];
       if (f > cStart && !whole) {
+        const h = (x >>> (bit - 3)) & 15;
         const before = h < shorter ? h : shorter;
         if (before > best) best = before;
       }
       setCode(hints, c, best);
-      if (best > gmax) gmax = best;
+      m &= m - 1;
     }
-    if (g !== partialGroup) setCode(groups, g, gmax);
-    else partialGroup = -1;
-    if (gmax > maxSeen) maxSeen = gmax;
+    if (++wi >= nWords) break;
+    x = words[wi];
   }
-  if (whole) a.bound = maxSeen;
+  // Every code is below `need` now; a search that saw the whole block makes its bound exact.
+  if (whole) a.bound = maxCode(a);
   return -1;
 }
 
@@ -225,17 +218,12 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
   lastRun.length = r - l;
   if (r === area && l < a.top) a.top = l;
   const hints = a.hints;
-  const groups = a.groups;
   const c1 = (end - 1) >>> CS;
   let bound = a.bound;
   for (let c = l >>> CS; c <= c1; c++) {
     const cStart = c << CS;
     const v = lengthCode(r - (l > cStart ? l : cStart));
     if (v > getCode(hints, c)) setCode(hints, c, v);
-    // Always raise the group: a search may have lowered it below stale codes of chunks that lay
-    // before searchStart (all used then).
-    const g = c >>> GS;
-    if (v > getCode(groups, g)) setCode(groups, g, v);
     if (v > bound) bound = v;
   }
   a.bound = bound;
