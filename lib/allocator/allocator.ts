@@ -893,7 +893,7 @@ export class JitAllocator implements SpanOwner {
           if (m > blockMax) blockMax = m;
         }
         if (blockMax > b.bound) throw new Error(`bound ${b.bound} < ${blockMax}`);
-        for (let c = chunkCount(b.areaSize); c < b.hints.length * 2; c++)
+        for (let c = chunkCount(b.areaSize); c < b.hints.length; c++)
           if (getCode(b.hints, c) !== 0) throw new Error(`padding code ${c} is set`);
         used += b.areaUsed;
       }

@@ -61,7 +61,7 @@ export class Block implements FreeArea {
     const area = mem.size >>> pool.shift;
     this.areaSize = area;
     this.bits = new Uint32Array(pairLength(area));
-    // Chunk codes are nibbles; the search also reads them as words of eight.
+    // One byte per chunk; the search also reads them as words of four.
     const codes = new ArrayBuffer(codeWords(area) * 4);
     this.hints = new Uint8Array(codes);
     this.hintWords = new Uint32Array(codes);

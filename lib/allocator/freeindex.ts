@@ -3,30 +3,31 @@
  * the placement of asmjit's first-fit scan) without rescanning the whole block after a release.
  *
  * The block's `used` bit-vector is split into chunks of {@link CHUNK} granules. Each chunk has a
- * 4-bit *code*: an upper bound, in the coarse scale {@link codeLimit}, of
- * `min(HCAP, longest free window that starts inside the chunk)` (a window may run past the chunk's
- * end); the block has a `bound` code (from `searchStart`, a lower bound of the first free granule,
- * on). The scale is exact up to 12 granules, then 13–15, 16–31 and 32–HCAP: the lengths of typical
- * small functions stay exact while a nibble per chunk halves the memory of a byte, which pays for
- * chunks half as long (a failed scan reads 8 words, not 16). Eight codes fill one 32-bit word, and
- * a search tests all eight against the request at once (SWAR), so it steps over 2048 granules
- * per load where nothing fits.
+ * one-byte *code*: an upper bound of `min(HCAP, longest free window that starts inside the chunk)`
+ * (a window may run past the chunk's end); the block has a `bound` code (from `searchStart`, a
+ * lower bound of the first free granule, on). Four codes fill one 32-bit word, and a search tests
+ * all four against the request at once (SWAR), so it steps over 2048 granules per load where
+ * nothing fits.
  *
  * - allocation: leaves every code alone (they stay upper bounds);
  * - release: measures the merged free run (at most HCAP granules to each side) and raises the codes
  *   of the few chunks whose windows grew — O(1) words in the common case;
- * - search: finds the chunks whose code reaches the request's, scans their free runs (Math.clz32
+ * - search: finds the chunks whose code reaches the request, scans their free runs (Math.clz32
  *   over their words) and stores the exact code of each one that holds no fit, so each release
  *   costs at most one rescan later.
  *
+ * Codes are exact lengths up to HCAP: a coarser code (say 4 bits, "32 or more") cannot record
+ * that a chunk holds no window of some n inside its range, and every search for such an n would
+ * rescan it (measured: 100 failed scans per op with requests up to 8 KiB).
+ *
  * Requests longer than HCAP granules use a plain first-fit scan (> 16 KiB at granularity 64).
- * Memory: 4 bits per chunk of 256 granules (0.003% of the block at granularity 64).
+ * Memory: 1 byte per chunk of 512 granules (0.003% of the block at granularity 64).
  * @internal
  */
 import { USED, findClear, findSet, findSetBackward, scanWindow, testBit } from './bitvector';
 
 /** log2 of the chunk size in granules. @internal */
-export const CHUNK_SHIFT = 8;
+export const CHUNK_SHIFT = 9;
 const CS = CHUNK_SHIFT; // module-local copies: compiled CommonJS reads exports as properties
 const CK = 1 << CS;
 /** Granules per chunk. @internal */
@@ -34,43 +35,28 @@ export const CHUNK = 1 << CHUNK_SHIFT;
 /** Longest window the index measures: requests up to this many granules use it. @internal */
 export const HCAP = 255;
 const HC = HCAP;
-/** Longest window each code stands for (codes 0..15). */
-const LIMIT = Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 31, HC]);
-/** Code of a window length 0..HCAP: the smallest code whose limit is at least the length. */
-const CODE = new Uint8Array(HC + 1);
-for (let v = 0, c = 0; v <= HC; v++) {
-  while (LIMIT[c] < v) c++;
-  CODE[v] = c;
-}
 
-/** Code of a window length (lengths past HCAP count as HCAP). @internal */
+/** Code of a window length: the length, capped at HCAP. @internal */
 export function lengthCode(v: number): number {
-  return CODE[v < HC ? v : HC];
+  return v < HC ? v : HC;
 }
 
-/** Longest window length a code stands for. @internal */
-export function codeLimit(code: number): number {
-  return LIMIT[code];
-}
-
-/** Code of entry `i` of a nibble array. @internal */
+/** Code of chunk `i`. @internal */
 export function getCode(a: Uint8Array, i: number): number {
-  return (a[i >>> 1] >>> ((i & 1) << 2)) & 15;
+  return a[i];
 }
 
-/** Sets entry `i` of a nibble array. @internal */
+/** Sets the code of chunk `i`. @internal */
 export function setCode(a: Uint8Array, i: number, code: number): void {
-  const k = i >>> 1;
-  const sh = (i & 1) << 2;
-  a[k] = (a[k] & ~(15 << sh)) | (code << sh);
+  a[i] = code;
 }
 
 /** The part of a block the index works on. @internal */
 export interface FreeArea {
   bits: Uint32Array;
-  /** Chunk codes, two per byte (chunk c in byte c >> 1, low nibble first). */
+  /** Chunk codes, one byte each. */
   hints: Uint8Array;
-  /** The same memory as 32-bit words of eight codes (a whole number of words). */
+  /** The same memory as 32-bit words of four codes (a whole number of words). */
   hintWords: Uint32Array;
   areaSize: number;
   areaUsed: number;
@@ -88,18 +74,18 @@ export function chunkCount(areaSize: number): number {
 
 /** Number of 32-bit words holding the chunk codes of an area. @internal */
 export function codeWords(areaSize: number): number {
-  return ((chunkCount(areaSize) - 1) >>> 3) + 1;
+  return ((chunkCount(areaSize) - 1) >>> 2) + 1;
 }
 
 /**
- * The lanes of `x` (eight 4-bit codes) whose code is at least `need` (1..15), as the lanes' top
- * bits. For need <= 8, (v & 7) + 8 - need carries into the lane's bit 3 iff v & 7 >= need, or v
- * has bit 3 already; for need > 8, v must have bit 3 and (v & 7) + 16 - need must carry. No lane
- * overflows into the next (at most 7 + 7). @internal
+ * The lanes of `x` (four byte codes) whose code is at least `need` (1..255), as the lanes' top
+ * bits. For need <= 128, (v & 127) + 128 - need carries into the lane's bit 7 iff v & 127 >= need,
+ * or v has bit 7 already; for need > 128, v must have bit 7 and (v & 127) + 256 - need must
+ * carry. No lane overflows into the next (at most 127 + 127). @internal
  */
 export function lanesAtLeast(x: number, need: number): number {
-  if (need <= 8) return (((x & 0x77777777) + (8 - need) * 0x11111111) | x) & 0x88888888;
-  return ((x & 0x77777777) + (16 - need) * 0x11111111) & x & 0x88888888;
+  if (need <= 128) return (((x & 0x7f7f7f7f) + (128 - need) * 0x01010101) | x) & 0x80808080;
+  return ((x & 0x7f7f7f7f) + (256 - need) * 0x01010101) & x & 0x80808080;
 }
 
 /** Resets the index of an area whose only used granules are the first `padding` ones. @internal */
@@ -114,14 +100,11 @@ export function resetHints(a: FreeArea, padding: number): void {
   a.bound = lengthCode(area - padding);
 }
 
-/** Largest code of each byte (two codes). */
-const BYTE_MAX = Uint8Array.from({ length: 256 }, (_, b) => Math.max(b & 15, b >>> 4));
-
 /** Largest chunk code of an area (its exact `bound`). @internal */
 export function maxCode(a: FreeArea): number {
   const h = a.hints;
   let m = 0;
-  for (let i = 0; i < h.length; i++) if (BYTE_MAX[h[i]] > m) m = BYTE_MAX[h[i]];
+  for (let i = 0; i < h.length; i++) if (h[i] > m) m = h[i];
   return m;
 }
 
@@ -144,17 +127,17 @@ export function findFit(a: FreeArea, n: number, from: number): number {
   const hints = a.hints;
   const words = a.hintWords;
   const nWords = words.length;
-  const need = CODE[n];
+  const need = n;
   // Windows before a mid-chunk start are shorter than n: their code is at most this.
-  const shorter = CODE[n - 1];
-  let wi = pos >>> (CS + 3);
+  const shorter = n - 1;
+  let wi = pos >>> (CS + 2);
   // Codes of chunks before the one holding `pos` are masked out (code 0 never matches).
-  let x = words[wi] & (-1 << (((pos >>> CS) & 7) << 2));
+  let x = words[wi] & (-1 << (((pos >>> CS) & 3) << 3));
   for (;;) {
     let m = lanesAtLeast(x, need);
     while (m !== 0) {
       const bit = 31 - Math.clz32(m & -m);
-      const c = (wi << 3) + (bit >>> 2);
+      const c = (wi << 2) + (bit >>> 3);
       const cStart = c << CS;
       let cEnd = cStart + CK;
       if (cEnd > area) cEnd = area;
@@ -163,9 +146,9 @@ export function findFit(a: FreeArea, n: number, from: number): number {
       if (s >= 0) return s;
       // No window of n starts in [f, cEnd): -s - 1 is the longest one that does. Windows that
       // start before `f` (only when the search started mid-chunk at a cursor) are shorter than n.
-      let best = CODE[-s - 1];
+      let best = -s - 1;
       if (f > cStart && !whole) {
-        const h = (x >>> (bit - 3)) & 15;
+        const h = (x >>> (bit - 7)) & 255;
         const before = h < shorter ? h : shorter;
         if (before > best) best = before;
       }
