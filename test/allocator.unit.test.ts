@@ -162,10 +162,11 @@ describe('first-fit placement (free-space index and cursors)', () => {
   });
 
   it('findFit matches a naive first-fit for any loose codes, request length and cursor', () => {
-    // A synthetic area of 3..40 chunks (several code words): random used bits, some chunk codes
+    // A synthetic area of 3..40 chunks, or FINE_AREA + 3..40 big ones (several code words): random used bits, some chunk codes
     // and the bound raised by random amounts above the exact value (codes are upper bounds).
     const areaArb = fc.record({
       chunks: fc.integer({ min: 3, max: 40 }),
+      big: fc.boolean(), // past FINE_AREA: 512-granule chunks
       density: fc.double({ min: 0.3, max: 0.99, noNaN: true }),
       seed: fc.integer(),
       slack: fc.array(fc.nat({ max: 15 }), { minLength: 40, maxLength: 40 }),
@@ -173,8 +174,11 @@ describe('first-fit placement (free-space index and cursors)', () => {
       pick: fc.double({ min: 0, max: 1, noNaN: true }),
     });
     fc.assert(
-      fc.property(areaArb, ({ chunks, density, seed, slack, n, pick }) => {
-        const area = chunks * fi.CHUNK - (seed & 63); // the last chunk may be partial
+      fc.property(areaArb, ({ chunks, big, density, seed, slack, n, pick }) => {
+        // The last chunk may be partial.
+        const area = big ? fi.FINE_AREA + chunks * 512 - (seed & 63) : chunks * 256 - (seed & 63);
+        const CHUNK = 1 << fi.chunkShiftFor(area);
+        expect(CHUNK).toBe(big ? 512 : 256);
         let x = seed | 1;
         const rnd = () => ((x = (x ^ (x << 13)) ^ ((x ^ (x << 13)) >>> 17)), (x ^= x << 5), (x >>> 0) / 2 ** 32);
         const bits = new Uint32Array(bv.pairLength(area));
@@ -186,7 +190,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
           i += len;
         }
         const codes = new ArrayBuffer(fi.codeWords(area) * 4);
-        const a: fi.FreeArea = { bits, hints: new Uint8Array(codes), hintWords: new Uint32Array(codes), areaSize: area, areaUsed: 0, searchStart: 0, bound: 0, top: area };
+        const a: fi.FreeArea = { bits, hints: new Uint8Array(codes), hintWords: new Uint32Array(codes), areaSize: area, areaUsed: 0, searchStart: 0, bound: 0, top: area, chunkShift: fi.chunkShiftFor(area) };
         let ss = 0;
         while (ss < area && bv.testBit(bits, ss, bv.USED)) ss++;
         a.searchStart = ss;
@@ -195,7 +199,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
         for (let i = area - 1; i >= 0; i--) run[i] = bv.testBit(bits, i, bv.USED) ? 0 : run[i + 1] + 1;
         for (let c = 0; c < fi.chunkCount(area); c++) {
           let m = 0;
-          for (let i = c * fi.CHUNK; i < Math.min(area, (c + 1) * fi.CHUNK); i++) m = Math.max(m, run[i]);
+          for (let i = c * CHUNK; i < Math.min(area, (c + 1) * CHUNK); i++) m = Math.max(m, run[i]);
           const code = Math.min(fi.HCAP, fi.lengthCode(m) + (slack[c] > 10 ? (slack[c] - 10) * 7 : 0));
           fi.setCode(a.hints, c, code);
           a.bound = Math.max(a.bound, code);
@@ -209,7 +213,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
         // The search left sound codes behind: still upper bounds of the exact values.
         for (let c = 0; c < fi.chunkCount(area); c++) {
           let m = 0;
-          for (let i = c * fi.CHUNK; i < Math.min(area, (c + 1) * fi.CHUNK); i++) m = Math.max(m, run[i]);
+          for (let i = c * CHUNK; i < Math.min(area, (c + 1) * CHUNK); i++) m = Math.max(m, run[i]);
           expect(fi.getCode(a.hints, c)).toBeGreaterThanOrEqual(fi.lengthCode(m));
         }
         if (want < 0 && from <= ss) {
@@ -229,15 +233,15 @@ describe('first-fit placement (free-space index and cursors)', () => {
     const spans = [];
     for (let i = 1; i < 2048; i++) spans.push(j.alloc(64)); // the first block, full
     for (let g = 100; g < 200; g++) j.release(spans[g - 1]); // run of 100 in chunk 0
-    for (let g = 1024; g < 1164; g += 2) j.release(spans[g - 1]); // 70 single granules in chunk 2
+    for (let g = 1024; g < 1164; g += 2) j.release(spans[g - 1]); // 70 single granules in chunk 4
     const a = j.alloc(60 * 64); // takes the run's first 60 granules; chunk 0's code stays loose
     expect(a.address).toBe(spans[99].address);
     const block = (j as unknown as { _pools: { first: { hints: Uint8Array } }[] })._pools[0].first;
     expect(fi.getCode(block.hints, 0)).toBeGreaterThanOrEqual(100);
-    j.alloc(100 * 64); // 110 granules free: scans chunks 0 and 2, finds windows of 40 and 1, goes to a new block
+    j.alloc(100 * 64); // 110 granules free: scans chunks 0 and 4, finds windows of 40 and 1, goes to a new block
     expect(j.statistics().blockCount).toBe(2);
     expect(fi.getCode(block.hints, 0)).toBe(40);
-    expect(fi.getCode(block.hints, 2)).toBe(1);
+    expect(fi.getCode(block.hints, 4)).toBe(1);
     j._checkInvariants();
     j.close();
   });

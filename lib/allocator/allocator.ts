@@ -7,7 +7,7 @@ import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
 import { STOP, USED, findBoundaryBackward, findSet, setBit, testBit } from './bitvector';
 import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
-import { CHUNK, HCAP, chunkCount, findFit, findFitAligned, getCode, lastRun, lengthCode, noteReleased, resetHints } from './freeindex';
+import { HCAP, chunkCount, findFit, findFitAligned, getCode, lastRun, lengthCode, noteReleased, resetHints } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -880,14 +880,15 @@ export class JitAllocator implements SpanOwner {
           }
         if (first >= 0 && first < b.searchStart) throw new Error(`searchStart ${b.searchStart} > first free ${first}`);
         for (let i = b.top; i < b.areaSize; i++) if (testBit(b.bits, i, USED)) throw new Error(`granule ${i} used above top ${b.top}`);
-        // Free-index soundness: every hint is an upper bound of min(CHUNK, longest window
+        // Free-index soundness: every hint is an upper bound of min(HCAP, longest window
         // starting in its chunk); bound bounds the block; padding codes past the last chunk are 0.
         const rl = new Int32Array(b.areaSize + 1);
         for (let i = b.areaSize - 1; i >= 0; i--) rl[i] = testBit(b.bits, i, USED) ? 0 : rl[i + 1] + 1;
         let blockMax = 0;
         for (let c = 0; c < chunkCount(b.areaSize); c++) {
           let m = 0;
-          for (let i = c * CHUNK; i < Math.min((c + 1) * CHUNK, b.areaSize); i++) if (rl[i] > m) m = rl[i];
+          const ck = 1 << b.chunkShift;
+          for (let i = c * ck; i < Math.min((c + 1) * ck, b.areaSize); i++) if (rl[i] > m) m = rl[i];
           m = lengthCode(m > HCAP ? HCAP : m);
           if (m > getCode(b.hints, c)) throw new Error(`hint code ${getCode(b.hints, c)} < ${m} in chunk ${c}`);
           if (m > blockMax) blockMax = m;

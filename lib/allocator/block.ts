@@ -6,7 +6,7 @@
  */
 import type { BlockMemory } from './backend';
 import { STOP, USED, clearBit, clearBits, fillBits, pairLength, setBit } from './bitvector';
-import { codeWords, resetHints, type FreeArea } from './freeindex';
+import { chunkShiftFor, codeWords, resetHints, type FreeArea } from './freeindex';
 import type { RBNode } from './rbtree';
 
 /** Largest block the growth policy produces (asmjit's cap). @internal */
@@ -36,6 +36,8 @@ export class Block implements FreeArea {
   bound = 0;
   /** Start of the untouched free tail: every granule from here to areaSize is free. */
   top = 0;
+  /** log2 of the free-space index's chunk size in granules. */
+  readonly chunkShift: number;
   /** Granules reserved at the start (initial padding): 0 or 1. */
   readonly padding: number;
   /** Kept while empty (counts in pool.emptyBlockCount). */
@@ -60,6 +62,7 @@ export class Block implements FreeArea {
     this.size = mem.size;
     const area = mem.size >>> pool.shift;
     this.areaSize = area;
+    this.chunkShift = chunkShiftFor(area);
     this.bits = new Uint32Array(pairLength(area));
     // One byte per chunk; the search also reads them as words of four.
     const codes = new ArrayBuffer(codeWords(area) * 4);

@@ -2,7 +2,7 @@
  * Free-space index of one block: finds the lowest-addressed run of `n` free granules (exactly
  * the placement of asmjit's first-fit scan) without rescanning the whole block after a release.
  *
- * The block's `used` bit-vector is split into chunks of {@link CHUNK} granules. Each chunk has a
+ * The block's `used` bit-vector is split into chunks of 256 or 512 granules ({@link chunkShiftFor}). Each chunk has a
  * one-byte *code*: an upper bound of `min(HCAP, longest free window that starts inside the chunk)`
  * (a window may run past the chunk's end); the block has a `bound` code (from `searchStart`, a
  * lower bound of the first free granule, on). Four codes fill one 32-bit word, and a search tests
@@ -21,17 +21,23 @@
  * rescan it (measured: 100 failed scans per op with requests up to 8 KiB).
  *
  * Requests longer than HCAP granules use a plain first-fit scan (> 16 KiB at granularity 64).
- * Memory: 1 byte per chunk of 512 granules (0.003% of the block at granularity 64).
+ * Memory: 1 byte per chunk (0.006% of a block of up to 4 MiB at granularity 64, 0.003% above).
  * @internal
  */
 import { USED, findClear, findSet, findSetBackward, scanWindow, testBit } from './bitvector';
 
-/** log2 of the chunk size in granules. @internal */
-export const CHUNK_SHIFT = 9;
-const CS = CHUNK_SHIFT; // module-local copies: compiled CommonJS reads exports as properties
-const CK = 1 << CS;
-/** Granules per chunk. @internal */
-export const CHUNK = 1 << CHUNK_SHIFT;
+/** Areas of up to this many granules (4 MiB at granularity 64) use the finer chunks. @internal */
+export const FINE_AREA = 65536;
+
+/**
+ * log2 of the chunk size in granules of an area: 256 granules up to FINE_AREA, 512 above. Finer
+ * chunks halve the words a failed scan reads (W2, whose blocks are all 4 MiB or less: 11 words
+ * per op instead of 18); the big blocks keep 512 so that the index of the W1 fill (9 blocks,
+ * 67 MB) stays inside the 0.4% metadata budget next to the 0.39% of the bit-vectors. @internal
+ */
+export function chunkShiftFor(areaSize: number): number {
+  return areaSize <= FINE_AREA ? 8 : 9;
+}
 /** Longest window the index measures: requests up to this many granules use it. @internal */
 export const HCAP = 255;
 const HC = HCAP;
@@ -65,11 +71,13 @@ export interface FreeArea {
   bound: number;
   /** Every granule in `[top, areaSize)` is free (the untouched tail of a filling block). */
   top: number;
+  /** log2 of the chunk size: {@link chunkShiftFor} of areaSize. */
+  readonly chunkShift: number;
 }
 
 /** Number of chunks of an area. @internal */
 export function chunkCount(areaSize: number): number {
-  return ((areaSize - 1) >>> CHUNK_SHIFT) + 1;
+  return ((areaSize - 1) >>> chunkShiftFor(areaSize)) + 1;
 }
 
 /** Number of 32-bit words holding the chunk codes of an area. @internal */
@@ -94,7 +102,7 @@ export function resetHints(a: FreeArea, padding: number): void {
   const area = a.areaSize;
   const nc = chunkCount(area);
   h.fill(0);
-  for (let c = 0; c < nc; c++) setCode(h, c, lengthCode(area - (c === 0 ? padding : c << CHUNK_SHIFT)));
+  for (let c = 0; c < nc; c++) setCode(h, c, lengthCode(area - (c === 0 ? padding : c << a.chunkShift)));
   a.searchStart = padding;
   a.top = padding;
   a.bound = lengthCode(area - padding);
@@ -130,6 +138,7 @@ export function findFit(a: FreeArea, n: number, from: number): number {
   const need = n;
   // Windows before a mid-chunk start are shorter than n: their code is at most this.
   const shorter = n - 1;
+  const CS = a.chunkShift;
   let wi = pos >>> (CS + 2);
   // Codes of chunks before the one holding `pos` are masked out (code 0 never matches).
   let x = words[wi] & (-1 << (((pos >>> CS) & 3) << 3));
@@ -139,7 +148,7 @@ export function findFit(a: FreeArea, n: number, from: number): number {
       const bit = 31 - Math.clz32(m & -m);
       const c = (wi << 2) + (bit >>> 3);
       const cStart = c << CS;
-      let cEnd = cStart + CK;
+      let cEnd = cStart + (1 << CS);
       if (cEnd > area) cEnd = area;
       const f = pos > cStart ? pos : cStart;
       const s = scanWindow(used, f, cEnd, area, n, HC, USED);
@@ -201,6 +210,7 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
   lastRun.length = r - l;
   if (r === area && l < a.top) a.top = l;
   const hints = a.hints;
+  const CS = a.chunkShift;
   const c1 = (end - 1) >>> CS;
   let bound = a.bound;
   for (let c = l >>> CS; c <= c1; c++) {
