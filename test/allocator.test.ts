@@ -158,6 +158,25 @@ describe('spans and buffers', () => {
     jit.close();
   });
 
+  it('releases by Span or address work alike whether or not other spans have Buffers', () => {
+    using jit = new JitAllocator();
+    const plain = jit.alloc(64);
+    const other = jit.alloc(64);
+    const withBuf = jit.alloc(64);
+    const peer = jit.query(withBuf.address + 10)!; // a second Span object for withBuf
+    const buf = withBuf.rx;
+    jit.release(plain); // plain Span, while another span has Buffers
+    expect(plain.flags.released).toBe(true);
+    throwsCode(() => jit.release(plain), 'InvalidState');
+    throwsCode(() => jit.release(plain.address), 'InvalidArgument');
+    jit.release(peer.address === withBuf.address ? peer : withBuf); // the Span without Buffers of a materialized allocation
+    expect(withBuf.flags.released).toBe(true);
+    if (buf !== null) expect(buf.length).toBe(0); // its peer's Buffers were detached
+    jit.release(other.address);
+    expect(jit.statistics().allocationCount).toBe(0);
+    jit._checkInvariants();
+  });
+
   it('shrink detaches old Buffers and hands out shorter ones', () => {
     using jit = new JitAllocator();
     const span = jit.alloc(1024);

@@ -452,18 +452,36 @@ export class JitAllocator implements SpanOwner {
    * functions stop working. Unknown, interior, foreign or double releases throw and change nothing.
    */
   release(spanOrAddress: Span | number): void {
-    // Fast path for the common case: a plain address while no span anywhere has Buffers, a
-    // liveness cell or a client (so there is nothing to detach or check). It only validates and
-    // frees; anything unusual falls through to the full path, which also reports the errors.
-    if (typeof spanOrAddress === 'number' && this._clients.size === 0 && this._materialized.size === 0 && !this._closed) {
-      const block = this._blockAt(spanOrAddress);
-      if (block !== null) {
-        const start = spanStartAt(block, spanOrAddress);
+    // Fast path for the common case: no clients, and the span (given by address, or a Span that
+    // never had Buffers or a liveness cell) has nothing to detach. It only validates and frees;
+    // anything unusual falls through to the full path, which also reports the errors.
+    if (!this._closed && this._clients.size === 0) {
+      let span: Span | null = null;
+      let address = -1;
+      if (typeof spanOrAddress === 'number') address = spanOrAddress;
+      else if (
+        spanOrAddress instanceof Span &&
+        spanOrAddress._x === null &&
+        spanOrAddress._owner === this &&
+        !spanOrAddress._released &&
+        spanOrAddress._epoch === this.epoch
+      ) {
+        span = spanOrAddress;
+        address = span.address;
+      }
+      if (address >= 0 && (this._materialized.size === 0 || !this._materialized.has(address))) {
+        const block = this._blockAt(address);
+        const start = block === null ? -1 : spanStartAt(block, address);
         if (start >= 0) {
-          this._freeGranules(block, start, findSet(block.bits, start, block.areaSize, STOP) + 1);
-          this._allocationCount--;
-          if (block.areaUsed === block.padding) this._onEmpty(block);
-          return;
+          const end = findSet(block!.bits, start, block!.areaSize, STOP) + 1;
+          // A Span object is stale when its memory went to a span of another size.
+          if (span === null || span._size === (end - start) * block!.pool.granularity) {
+            if (span !== null) span._released = true;
+            this._freeGranules(block!, start, end);
+            this._allocationCount--;
+            if (block!.areaUsed === block!.padding) this._onEmpty(block!);
+            return;
+          }
         }
       }
     }
