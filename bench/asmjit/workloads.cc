@@ -201,12 +201,24 @@ void crossCheck() {
 
 }  // namespace
 
+// Usage: asmjit-workloads [reps] [W1|W2|W3|W4|W5 ...] [default|multiPool ...] [W3 sizes ...]
+// With no workload (variant) named, all of them run. The JS bench runs one workload and variant
+// at a time, right before its own, so that each ratio compares runs seconds apart.
 int main(int argc, char** argv) {
   int reps = argc > 1 ? std::atoi(argv[1]) : 7;
   if (reps < 1) die("reps must be >= 1");
   std::vector<size_t> w3;
-  for (int i = 2; i < argc; i++) w3.push_back(std::strtoul(argv[i], nullptr, 10));
+  std::vector<std::string> only, variants;
+  for (int i = 2; i < argc; i++) {
+    const std::string a = argv[i];
+    if (a.size() == 2 && a[0] == 'W') only.push_back(a);
+    else if (a == "default" || a == "multiPool") variants.push_back(a);
+    else w3.push_back(std::strtoul(argv[i], nullptr, 10));
+  }
   if (w3.empty()) w3 = {1000, 100000, 1000000};
+  auto want = [](const std::vector<std::string>& set, const std::string& x) {
+    return set.empty() || std::find(set.begin(), set.end(), x) != set.end();
+  };
   crossCheck();
 
   std::string out = "{";
@@ -222,27 +234,41 @@ int main(int argc, char** argv) {
   const SizesOrder in5 = sizesThenOrder(0x0BADC0DEu, 100000);
   for (bool multi : {false, true}) {
     const std::string v = multi ? "multiPool" : "default";
+    if (!want(variants, v)) continue;
     std::vector<double> a, r, c, s4, b4, a5, r5;
     w1(multi, in1);  // warm-up
     for (int k = 0; k < reps; k++) {
-      auto x = w1(multi, in1);
-      a.push_back(x.first);
-      r.push_back(x.second);
-      c.push_back(w2(multi, in2));
-      auto y = w4(multi, to4);
-      s4.push_back(y.first);
-      b4.push_back(y.second);
-      auto z = w5(multi, in5);
-      a5.push_back(z.first);
-      r5.push_back(z.second);
+      if (want(only, "W1")) {
+        auto x = w1(multi, in1);
+        a.push_back(x.first);
+        r.push_back(x.second);
+      }
+      if (want(only, "W2")) c.push_back(w2(multi, in2));
+      if (want(only, "W4")) {
+        auto y = w4(multi, to4);
+        s4.push_back(y.first);
+        b4.push_back(y.second);
+      }
+      if (want(only, "W5")) {
+        auto z = w5(multi, in5);
+        a5.push_back(z.first);
+        r5.push_back(z.second);
+      }
     }
-    put("W1 " + v + ":alloc", median(a));
-    put("W1 " + v + ":release", median(r));
-    put("W2 " + v + ":op", median(c));
-    put("W4 " + v + ":iter", median(s4));
-    put("W4 " + v + ":base", median(b4));
-    put("W5 " + v + ":allocShrink", median(a5));
-    put("W5 " + v + ":release", median(r5));
+    if (!a.empty()) {
+      put("W1 " + v + ":alloc", median(a));
+      put("W1 " + v + ":release", median(r));
+    }
+    if (!c.empty()) put("W2 " + v + ":op", median(c));
+    if (!s4.empty()) {
+      put("W4 " + v + ":iter", median(s4));
+      put("W4 " + v + ":base", median(b4));
+    }
+    if (!a5.empty()) {
+      put("W5 " + v + ":allocShrink", median(a5));
+      put("W5 " + v + ":release", median(r5));
+    }
+    if (!want(only, "W3")) continue;
     for (size_t n : w3) {
       const SizesOrder in3 = genW1(n);
       std::vector<double> a3, r3;
