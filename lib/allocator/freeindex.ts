@@ -101,7 +101,8 @@ export function resetHints(a: FreeArea, padding: number): void {
   const h = a.hints;
   const area = a.areaSize;
   const nc = chunkCount(area);
-  h.fill(0);
+  // A plain loop: this runs each time a kept block empties (W4: every iteration), and a fill()
+  // call costs more than the few chunks of a small block. Bytes past the last chunk stay 0.
   for (let c = 0; c < nc; c++) setCode(h, c, lengthCode(area - (c === 0 ? padding : c << a.chunkShift)));
   a.searchStart = padding;
   a.top = padding;
@@ -205,7 +206,10 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
   let l = start;
   if (start > 0 && !testBit(used, start - 1, USED)) l = findSetBackward(used, start, start > HC ? start - HC : 0, USED) + 1;
   let r = end;
-  if (end < area && !testBit(used, end, USED)) r = findSet(used, end, end + HC < area ? end + HC : area, USED);
+  // Everything from `top` on is free: a span that ends there (the last one placed in a filling
+  // block, W4's pattern) merges with the tail without a scan.
+  if (end >= a.top) r = area;
+  else if (!testBit(used, end, USED)) r = findSet(used, end, end + HC < area ? end + HC : area, USED);
   lastRun.start = l;
   lastRun.length = r - l;
   if (r === area && l < a.top) a.top = l;
