@@ -7,7 +7,7 @@ import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
 import { STOP, USED, findBoundaryBackward, findSet, setBit, testBit } from './bitvector';
 import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
-import { HCAP, chunkCount, findFit, findFitAligned, getCode, lastRun, lengthCode, noteReleased, resetHints } from './freeindex';
+import { HCAP, chunkCount, findFit, findFitAligned, getCode, lastRun, lengthCode, noteEmpty, noteReleased } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -550,7 +550,7 @@ export class JitAllocator implements SpanOwner {
     } else {
       pool.emptyBlockCount++;
       block.empty = true;
-      resetHints(block, block.padding);
+      noteEmpty(block, block.padding);
     }
   }
 

@@ -109,6 +109,17 @@ export function resetHints(a: FreeArea, padding: number): void {
   a.bound = lengthCode(area - padding);
 }
 
+/**
+ * The last span of an area was released (its index already updated): every granule past the
+ * padding is free, so the free tail starts there again. The chunk codes are upper bounds already
+ * and stay as they are. @internal
+ */
+export function noteEmpty(a: FreeArea, padding: number): void {
+  a.searchStart = padding;
+  a.top = padding;
+  a.bound = lengthCode(a.areaSize - padding);
+}
+
 /** Largest chunk code of an area (its exact `bound`). @internal */
 export function maxCode(a: FreeArea): number {
   const h = a.hints;
