@@ -92,8 +92,9 @@ export function codeWords(areaSize: number): number {
  * carry. No lane overflows into the next (at most 127 + 127). @internal
  */
 export function lanesAtLeast(x: number, need: number): number {
-  if (need <= 128) return (((x & 0x7f7f7f7f) + (128 - need) * 0x01010101) | x) & 0x80808080;
-  return ((x & 0x7f7f7f7f) + (256 - need) * 0x01010101) & x & 0x80808080;
+  // `| 0` keeps the sum (< 2^32, the same bits) in int32 arithmetic: no float path in V8.
+  if (need <= 128) return ((((x & 0x7f7f7f7f) + Math.imul(128 - need, 0x01010101)) | 0) | x) & 0x80808080;
+  return (((x & 0x7f7f7f7f) + Math.imul(256 - need, 0x01010101)) | 0) & x & 0x80808080;
 }
 
 /** Resets the index of an area whose only used granules are the first `padding` ones. @internal */
@@ -177,7 +178,7 @@ export function findFit(a: FreeArea, n: number, from: number): number {
       m &= m - 1;
     }
     if (++wi >= nWords) break;
-    x = words[wi];
+    x = words[wi] | 0;
   }
   // Every code is below `need` now; a search that saw the whole block makes its bound exact.
   if (whole) a.bound = maxCode(a);
