@@ -160,6 +160,9 @@ export function countBits(bv: Uint32Array, start: number, end: number, o: number
   return n;
 }
 
+/** Set by a successful {@link scanWindow}: the longest run that starts in `[from, s)` (all < n). @internal */
+export const scanInfo = { before: 0 };
+
 /**
  * First-fit window search over free runs: the lowest `s` in `[from, end)` such that bits
  * `[s, s + n)` are all clear and `s + n <= area` (a run may continue past `end`). Returns `s`, or,
@@ -170,6 +173,7 @@ export function countBits(bv: Uint32Array, start: number, end: number, o: number
  * @internal
  */
 export function scanWindow(bv: Uint32Array, from: number, end: number, area: number, n: number, cap: number, o: number): number {
+  const info = scanInfo;
   if (from >= end) return -1;
   let w = from >>> 5;
   const lastW = (end - 1) >>> 5;
@@ -186,12 +190,12 @@ export function scanWindow(bv: Uint32Array, from: number, end: number, area: num
       if (x === -1) {
         // The run crosses this whole word.
         carry += 32;
-        if (carry >= n) return carryStart;
+        if (carry >= n) return ((info.before = best), carryStart);
         x = 0;
       } else {
         const t = 31 - Math.clz32(~x & (x + 1)); // trailing ones of x
         const len = carry + t;
-        if (len >= n) return carryStart;
+        if (len >= n) return ((info.before = best), carryStart);
         if (len > best) best = len;
         carry = 0;
         if (w > lastW) break;
@@ -209,11 +213,11 @@ export function scanWindow(bv: Uint32Array, from: number, end: number, area: num
         // The run reaches the top of the word: it may continue in the next one.
         carry = 32 - t;
         carryStart = st;
-        if (carry >= n) return st;
+        if (carry >= n) return ((info.before = best), st);
         break;
       }
       const len = 31 - Math.clz32(~y & (y + 1));
-      if (len >= n) return st;
+      if (len >= n) return ((info.before = best), st);
       if (len > best) best = len;
       x &= ~(((1 << len) - 1) << t);
     }

@@ -24,7 +24,7 @@
  * Memory: 1 byte per chunk (0.006% of a block of up to 4 MiB at granularity 64, 0.003% above).
  * @internal
  */
-import { USED, findClear, findSet, findSetBackward, scanWindow, testBit } from './bitvector';
+import { USED, findClear, findSet, findSetBackward, scanInfo, scanWindow, testBit } from './bitvector';
 
 /** Areas of up to this many granules (4 MiB at granularity 64) use the finer chunks. @internal */
 export const FINE_AREA = 65536;
@@ -133,7 +133,8 @@ export function maxCode(a: FreeArea): number {
  * Lowest index `s >= max(from, searchStart)` such that granules `[s, s + n)` are free, or -1.
  * `from` is a caller's lower bound of the first fit (a pool cursor, see block.ts): no window of
  * `n` starts before it. A failed search makes the codes it scanned exact and, when it covered the
- * whole block, `bound`. @internal
+ * whole block, `bound`. On success the caller must place `[s, s + n)`: the code of the chunk
+ * holding s already counts it as used. @internal
  */
 export function findFit(a: FreeArea, n: number, from: number): number {
   const area = a.areaSize;
@@ -165,7 +166,25 @@ export function findFit(a: FreeArea, n: number, from: number): number {
       if (cEnd > area) cEnd = area;
       const f = pos > cStart ? pos : cStart;
       const s = scanWindow(used, f, cEnd, area, n, HC, USED);
-      if (s >= 0) return s;
+      if (s >= 0) {
+        // The caller places [s, s + n). Measure the rest of the chunk now, while its words are
+        // hot: the code stays exact, and the next search that reaches this chunk does not fail
+        // in it (the fit usually takes the chunk's longest window). Windows before s are known
+        // from the scan; those before f are shorter than n (cursor) and no longer than the code.
+        let code = scanInfo.before;
+        if (s + n < cEnd) {
+          const r = scanWindow(used, s + n, cEnd, area, HC + 1, HC, USED);
+          const after = r >= 0 ? HC : -r - 1;
+          if (after > code) code = after;
+        }
+        if (f > cStart && !whole) {
+          const h = (x >>> (bit - 7)) & 255;
+          const before = h < shorter ? h : shorter;
+          if (before > code) code = before;
+        }
+        setCode(hints, c, code);
+        return s;
+      }
       // No window of n starts in [f, cEnd): -s - 1 is the longest one that does. Windows that
       // start before `f` (only when the search started mid-chunk at a cursor) are shorter than n.
       let best = -s - 1;
