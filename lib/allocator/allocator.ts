@@ -271,11 +271,7 @@ export class JitAllocator implements SpanOwner {
     let s = -1;
     while (block !== null) {
       if (block.areaSize - block.areaUsed >= n && block.bound >= need) {
-        if (step !== 1) s = findFitAligned(block, n, step);
-        else if (block.searchStart === block.top) {
-          // Nothing free below the untouched tail (a block being filled): the fit is its start.
-          s = block.top + n <= block.areaSize ? block.top : -1;
-        } else s = findFit(block, n, from);
+        s = step === 1 ? findFit(block, n, from) : findFitAligned(block, n, step);
         if (s >= 0) break;
       }
       block = block.next;
@@ -476,10 +472,7 @@ export class JitAllocator implements SpanOwner {
           const end = findSet(block!.bits, start, block!.areaSize, STOP) + 1;
           // A Span object is stale when its memory went to a span of another size.
           if (span === null || span._size === (end - start) * block!.pool.granularity) {
-            if (span !== null) span._released = true;
-            this._freeGranules(block!, start, end);
-            this._allocationCount--;
-            if (block!.areaUsed === block!.padding) this._onEmpty(block!);
+            this._release(block!, start, end, span);
             return;
           }
         }
