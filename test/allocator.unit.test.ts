@@ -201,7 +201,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
           let m = 0;
           for (let i = c * CHUNK; i < Math.min(area, (c + 1) * CHUNK); i++) m = Math.max(m, run[i]);
           const code = Math.min(fi.HCAP, fi.lengthCode(m) + (slack[c] > 10 ? (slack[c] - 10) * 7 : 0));
-          fi.setCode(a.hints, c, code);
+          a.hints[c] = code;
           a.bound = Math.max(a.bound, code);
         }
         let want = -1;
@@ -219,11 +219,11 @@ describe('first-fit placement (free-space index and cursors)', () => {
         for (let c = 0; c < fi.chunkCount(area); c++) {
           let m = 0;
           for (let i = c * CHUNK; i < Math.min(area, (c + 1) * CHUNK); i++) m = Math.max(m, run[i]);
-          expect(fi.getCode(a.hints, c)).toBeGreaterThanOrEqual(fi.lengthCode(m));
+          expect(a.hints[c]).toBeGreaterThanOrEqual(fi.lengthCode(m));
         }
         if (want < 0 && from <= ss) {
           let m = 0;
-          for (let c = 0; c < fi.chunkCount(area); c++) m = Math.max(m, fi.getCode(a.hints, c));
+          for (let c = 0; c < fi.chunkCount(area); c++) m = Math.max(m, a.hints[c]);
           expect(a.bound).toBe(m);
         }
       }),
@@ -242,11 +242,11 @@ describe('first-fit placement (free-space index and cursors)', () => {
     const a = j.alloc(60 * 64); // takes the run's first 60 granules and measures the rest of chunk 0
     expect(a.address).toBe(spans[99].address);
     const block = (j as unknown as { _pools: { first: { hints: Uint8Array } }[] })._pools[0].first;
-    expect(fi.getCode(block.hints, 0)).toBe(40);
+    expect(block.hints[0]).toBe(40);
     j.alloc(100 * 64); // 110 granules free: skips chunk 0, scans chunk 4 (code still loose), new block
     expect(j.statistics().blockCount).toBe(2);
-    expect(fi.getCode(block.hints, 0)).toBe(40);
-    expect(fi.getCode(block.hints, 4)).toBe(1);
+    expect(block.hints[0]).toBe(40);
+    expect(block.hints[4]).toBe(1);
     j._checkInvariants();
     j.close();
   });

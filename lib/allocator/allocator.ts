@@ -7,7 +7,7 @@ import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
 import { STOP, USED, findBoundaryBackward, findSet, setBit, testBit } from './bitvector';
 import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
-import { HCAP, chunkCount, findFit, findFitAligned, getCode, lastRun, lengthCode, noteEmpty, noteReleased } from './freeindex';
+import { chunkCount, findFit, findFitAligned, lastRun, lengthCode, noteEmpty, noteReleased } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -900,13 +900,13 @@ export class JitAllocator implements SpanOwner {
           let m = 0;
           const ck = 1 << b.chunkShift;
           for (let i = c * ck; i < Math.min((c + 1) * ck, b.areaSize); i++) if (rl[i] > m) m = rl[i];
-          m = lengthCode(m > HCAP ? HCAP : m);
-          if (m > getCode(b.hints, c)) throw new Error(`hint code ${getCode(b.hints, c)} < ${m} in chunk ${c}`);
+          m = lengthCode(m);
+          if (m > b.hints[c]) throw new Error(`hint code ${b.hints[c]} < ${m} in chunk ${c}`);
           if (m > blockMax) blockMax = m;
         }
         if (blockMax > b.bound) throw new Error(`bound ${b.bound} < ${blockMax}`);
         for (let c = chunkCount(b.areaSize); c < b.hints.length; c++)
-          if (getCode(b.hints, c) !== 0) throw new Error(`padding code ${c} is set`);
+          if (b.hints[c] !== 0) throw new Error(`padding code ${c} is set`);
         used += b.areaUsed;
       }
       // Cursor soundness: no window of n free granules before cursor n.

@@ -47,16 +47,6 @@ export function lengthCode(v: number): number {
   return v < HC ? v : HC;
 }
 
-/** Code of chunk `i`. @internal */
-export function getCode(a: Uint8Array, i: number): number {
-  return a[i];
-}
-
-/** Sets the code of chunk `i`. @internal */
-export function setCode(a: Uint8Array, i: number, code: number): void {
-  a[i] = code;
-}
-
 /** The part of a block the index works on. @internal */
 export interface FreeArea {
   bits: Uint32Array;
@@ -102,9 +92,8 @@ export function resetHints(a: FreeArea, padding: number): void {
   const h = a.hints;
   const area = a.areaSize;
   const nc = chunkCount(area);
-  // A plain loop: this runs each time a kept block empties (W4: every iteration), and a fill()
-  // call costs more than the few chunks of a small block. Bytes past the last chunk stay 0.
-  for (let c = 0; c < nc; c++) setCode(h, c, lengthCode(area - (c === 0 ? padding : c << a.chunkShift)));
+  // Bytes past the last chunk (padding up to a whole word) stay 0.
+  for (let c = 0; c < nc; c++) h[c] = lengthCode(area - (c === 0 ? padding : c << a.chunkShift));
   a.searchStart = padding;
   a.top = padding;
   a.bound = lengthCode(area - padding);
@@ -149,15 +138,12 @@ export function findFit(a: FreeArea, n: number, from: number): number {
   const hints = a.hints;
   const words = a.hintWords;
   const nWords = words.length;
-  const need = n;
-  // Windows before a mid-chunk start are shorter than n: their code is at most this.
-  const shorter = n - 1;
   const CS = a.chunkShift;
   let wi = pos >>> (CS + 2);
   // Codes of chunks before the one holding `pos` are masked out (code 0 never matches).
   let x = words[wi] & (-1 << (((pos >>> CS) & 3) << 3));
   for (;;) {
-    let m = lanesAtLeast(x, need);
+    let m = lanesAtLeast(x, n);
     while (m !== 0) {
       const bit = 31 - Math.clz32(m & -m);
       const c = (wi << 2) + (bit >>> 3);
@@ -165,41 +151,37 @@ export function findFit(a: FreeArea, n: number, from: number): number {
       let cEnd = cStart + (1 << CS);
       if (cEnd > area) cEnd = area;
       const f = pos > cStart ? pos : cStart;
+      // Code bound of the windows that start before `f` (only when the search started mid-chunk
+      // at a cursor): shorter than n, and no longer than the chunk's code.
+      let prefix = 0;
+      if (f > cStart && !whole) {
+        const h = (x >>> (bit - 7)) & 255;
+        prefix = h < n - 1 ? h : n - 1;
+      }
       const s = scanWindow(used, f, cEnd, area, n, HC, USED);
       if (s >= 0) {
         // The caller places [s, s + n). Measure the rest of the chunk now, while its words are
         // hot: the code stays exact, and the next search that reaches this chunk does not fail
-        // in it (the fit usually takes the chunk's longest window). Windows before s are known
-        // from the scan; those before f are shorter than n (cursor) and no longer than the code.
-        let code = scanInfo.before;
+        // in it (the fit usually takes the chunk's longest window). Windows in [f, s) are known
+        // from the scan.
+        let code = scanInfo.before > prefix ? scanInfo.before : prefix;
         if (s + n < cEnd) {
           const r = scanWindow(used, s + n, cEnd, area, HC + 1, HC, USED);
           const after = r >= 0 ? HC : -r - 1;
           if (after > code) code = after;
         }
-        if (f > cStart && !whole) {
-          const h = (x >>> (bit - 7)) & 255;
-          const before = h < shorter ? h : shorter;
-          if (before > code) code = before;
-        }
-        setCode(hints, c, code);
+        hints[c] = code;
         return s;
       }
-      // No window of n starts in [f, cEnd): -s - 1 is the longest one that does. Windows that
-      // start before `f` (only when the search started mid-chunk at a cursor) are shorter than n.
-      let best = -s - 1;
-      if (f > cStart && !whole) {
-        const h = (x >>> (bit - 7)) & 255;
-        const before = h < shorter ? h : shorter;
-        if (before > best) best = before;
-      }
-      setCode(hints, c, best);
+      // No window of n starts in [f, cEnd): -s - 1 is the longest one that does.
+      const best = -s - 1;
+      hints[c] = best > prefix ? best : prefix;
       m &= m - 1;
     }
     if (++wi >= nWords) break;
     x = words[wi] | 0;
   }
-  // Every code is below `need` now; a search that saw the whole block makes its bound exact.
+  // Every code is below n now; a search that saw the whole block makes its bound exact.
   if (whole) a.bound = maxCode(a);
   return -1;
 }
@@ -251,7 +233,7 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
   for (let c = l >>> CS; c <= c1; c++) {
     const cStart = c << CS;
     const v = lengthCode(r - (l > cStart ? l : cStart));
-    if (v > getCode(hints, c)) setCode(hints, c, v);
+    if (v > hints[c]) hints[c] = v;
     if (v > bound) bound = v;
   }
   a.bound = bound;
