@@ -393,8 +393,14 @@ describe('misuse', () => {
     using jit = new JitAllocator();
     jit.alloc(64);
     const before = jit.statistics();
-    for (const size of [0, -1, 1.5, NaN, Infinity, -Infinity]) throwsCode(() => jit.alloc(size), 'InvalidArgument');
+    for (const size of [0, -0, -1, 1.5, NaN, Infinity, -Infinity, -(2 ** 32) + 64]) throwsCode(() => jit.alloc(size), 'InvalidArgument');
     throwsCode(() => jit.alloc(2 ** 31), 'TooLarge');
+    throwsCode(() => jit.alloc(2 ** 32 + 64), 'TooLarge'); // 64 after int32 wrap-around
+    // A size object is rejected without calling its valueOf (the fast check must not coerce it).
+    let coerced = false;
+    const sneaky = { valueOf: () => ((coerced = true), 64) };
+    throwsCode(() => jit.alloc(sneaky as never), 'TypeError');
+    expect(coerced).toBe(false);
     throwsCode(() => jit.alloc(2 ** 53), 'TooLarge');
     for (const size of ['64', null, undefined, 10n, {}]) throwsCode(() => jit.alloc(size as never), 'TypeError');
     for (const align of [0, 3, 100, -64, 1 << 20]) throwsCode(() => jit.alloc(64, { align }), 'InvalidArgument');
