@@ -166,8 +166,11 @@ export function findFit(a: FreeArea, n: number, from: number): number {
         // from the scan.
         let code = scanInfo.before > prefix ? scanInfo.before : prefix;
         if (s + n < cEnd) {
-          const r = scanWindow(used, s + n, cEnd, area, HC + 1, HC, USED);
-          const after = r >= 0 ? HC : -r - 1;
+          // Windows after the fit are as they were: none is longer than the chunk's old code, so
+          // the measure stops at the first one that long.
+          const old = (x >>> (bit - 7)) & 255;
+          const r = scanWindow(used, s + n, cEnd, area, old, HC, USED);
+          const after = r >= 0 ? old : -r - 1;
           if (after > code) code = after;
         }
         hints[c] = code;
