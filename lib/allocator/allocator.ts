@@ -7,6 +7,7 @@ import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
 import { STOP, USED, findBoundaryBackward, findSet, setBit, testBit } from './bitvector';
 import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
+import { BlockIndex } from './blockindex';
 import { chunkCount, findFit, findFitAligned, lastRun, lengthCode, noteEmpty, noteReleased } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
@@ -128,15 +129,8 @@ export class JitAllocator implements SpanOwner {
   private readonly _materialized = new Map<number, Span[]>();
   /** @internal */ readonly _clients = new Set<JitAllocatorClient>();
   private readonly _flushNeeded: boolean;
-  /** One-entry cache of `_blockAt` (cleared when a block is unmapped). */
-  private _lastBlock: Block | null = null;
-  /**
-   * The tree's blocks flattened in address order (rebuilt from it whenever a block is mapped or
-   * unmapped, which is rare): a binary search over one contiguous array of starts is cheaper than
-   * a walk over tree nodes whose keys are boxed doubles.
-   */
-  private _starts = new Float64Array(0);
-  private _byAddress: Block[] = [];
+  /** Address lookup over the tree's blocks (rebuilt from it whenever a block is mapped or unmapped). */
+  private readonly _index = new BlockIndex<Block>();
   /** perf jitdump writer (option or JITMEM_JITDUMP), and whether this allocator owns it. */
   private readonly _jitdump: { dump: JitDump; owned: boolean } | null;
   private readonly _loc: Located = { block: null as unknown as Block, start: 0, end: 0, span: null };
@@ -321,7 +315,6 @@ export class JitAllocator implements SpanOwner {
 
   private _deleteBlock(block: Block): void {
     const pool = block.pool;
-    if (this._lastBlock === block) this._lastBlock = null;
     if (block.empty) pool.emptyBlockCount--;
     pool.remove(block);
     if (block.node) this._tree.remove(block.node);
@@ -350,31 +343,12 @@ export class JitAllocator implements SpanOwner {
 
   /** Block containing `address` (RX), or null. @internal */
   _blockAt(address: number): Block | null {
-    const last = this._lastBlock;
-    if (last !== null && address >= last.rx && address < last.rx + last.size) return last;
-    // Last start <= address.
-    const starts = this._starts;
-    let lo = 0;
-    let hi = starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (starts[mid] <= address) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo === 0) return null;
-    const b = this._byAddress[lo - 1];
-    if (address < b.rx + b.size) {
-      this._lastBlock = b;
-      return b;
-    }
-    return null;
+    return this._index.find(address);
   }
 
-  /** Rebuilds the flat lookup array from the tree (after a block is mapped or unmapped). */
+  /** Rebuilds the address lookup from the tree (after a block is mapped or unmapped). */
   private _reindex(): void {
-    const blocks = this._tree.values();
-    this._byAddress = blocks;
-    this._starts = Float64Array.from(blocks, (b) => b.rx);
+    this._index.rebuild(this._tree.values());
   }
 
   /**
@@ -794,14 +768,13 @@ export class JitAllocator implements SpanOwner {
     let blockCount = 0;
     let usedSize = 0;
     let reservedSize = 0;
-    let overheadSize = 160 + 2 * 64; // the allocator object itself + the flat index's two array headers
+    let overheadSize = 160 + this._index.bytes(); // the allocator object itself + the address lookup
     for (const pool of this._pools) {
       blockCount += pool.blockCount;
       usedSize += pool.totalAreaUsed * pool.granularity;
       reservedSize += pool.reservedSize;
       overheadSize += 64 + pool.cursorBytes();
-      // + RB node (48) + the block's slots in the flat address index (8 B start + 4 B reference)
-      for (let b = pool.first; b !== null; b = b.next) overheadSize += b.metadataBytes() + 48 + 12;
+      for (let b = pool.first; b !== null; b = b.next) overheadSize += b.metadataBytes() + 48; // + RB node
     }
     const unusedSize = reservedSize - usedSize;
     const pct = (v: number): number => (reservedSize === 0 ? 0 : (v / reservedSize) * 100);
@@ -929,9 +902,7 @@ export class JitAllocator implements SpanOwner {
       if (count !== pool.blockCount) throw new Error('blockCount mismatch');
     }
     if (blocks !== this._tree.size) throw new Error('tree size mismatch');
-    const inOrder = this._tree.values();
-    if (inOrder.length !== this._byAddress.length || inOrder.some((b, i) => this._byAddress[i] !== b || this._starts[i] !== b.rx))
-      throw new Error('flat block index differs from the tree');
+    this._index.check(this._tree.values());
     if (allocs !== this._allocationCount) throw new Error(`allocationCount ${this._allocationCount} != ${allocs}`);
   }
 }
