@@ -24,7 +24,7 @@
  * Memory: 1 byte per chunk (0.006% of a block of up to 4 MiB at granularity 64, 0.003% above).
  * @internal
  */
-import { USED, findClear, findSet, findSetBackward, scanInfo, scanWindow, testBit } from './bitvector';
+import { USED, findClear, findSet, findSetBackward, scanInfo, scanWindow } from './bitvector';
 
 /** Areas of up to this many granules (4 MiB at granularity 64) use the finer chunks. @internal */
 export const FINE_AREA = 65536;
@@ -218,14 +218,15 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
   const used = a.bits;
   const area = a.areaSize;
   if (start < a.searchStart) a.searchStart = start;
-  // The neighbours are usually live spans: test one bit before scanning.
-  let l = start;
-  if (start > 0 && !testBit(used, start - 1, USED)) l = findSetBackward(used, start, start > HC ? start - HC : 0, USED) + 1;
-  let r = end;
+  // The run's ends: the scans stop in the first word when the neighbour is live, so no test of
+  // the neighbour first (whether it is free is a coin flip when spans are released in random order,
+  // and a mispredicted branch costs more than the scan's first step).
+  const l = findSetBackward(used, start, start > HC ? start - HC : 0, USED) + 1;
+  let r: number;
   // Everything from `top` on is free: a span that ends there (the last one placed in a filling
   // block, W4's pattern) merges with the tail without a scan.
   if (end >= a.top) r = area;
-  else if (!testBit(used, end, USED)) r = findSet(used, end, end + HC < area ? end + HC : area, USED);
+  else r = findSet(used, end, end + HC < area ? end + HC : area, USED);
   lastRun.start = l;
   lastRun.length = r - l;
   if (r === area && l < a.top) a.top = l;
