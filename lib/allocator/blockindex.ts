@@ -3,11 +3,12 @@
  * address order, plus a small direct table over the address range they span.
  *
  * A binary search over the blocks costs one unpredictable branch per level (~45 ns for 17 blocks
- * here, most of a release with 1M live spans). The table splits the range into at most
- * {@link UNITS} power-of-two units and records, per unit boundary, the last block starting at or
- * before it; the block holding an address then lies between the entries of its unit's two ends,
- * which are nearly always the same block: no search at all. The table is one byte per unit (while
- * there are at most 256 blocks), ~260 bytes. Rebuilt on every map/unmap, which is rare.
+ * on the development VM, a sixth of a release with 1M live spans). The table splits the range
+ * into at most {@link UNITS} power-of-two units and records, per unit boundary, the last block
+ * starting at or before it; the block holding an address then lies between the entries of its
+ * unit's two ends, which are nearly always the same block: no search at all. The table is one
+ * byte per unit (while there are at most 256 blocks), ~260 bytes. Rebuilt on every map/unmap,
+ * which is rare.
  * @internal
  */
 
