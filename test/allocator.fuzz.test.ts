@@ -111,7 +111,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant('writeCb' as const),
       x: targetArb,
-      // Closing ends the run: rare, like the close op.
+      // Closing leaves only calls that must throw for the rest of the run: rare.
       cb: fc.oneof({ weight: 30, arbitrary: fc.constantFrom(...CALLBACKS.filter((c) => c !== 'close')) }, { weight: 1, arbitrary: fc.constant('close' as const) }),
       extra: junkArb,
     }),

@@ -151,13 +151,12 @@ export function findFit(a: FreeArea, n: number, from: number): number {
       let cEnd = cStart + (1 << CS);
       if (cEnd > area) cEnd = area;
       const f = pos > cStart ? pos : cStart;
+      // The chunk's code before this search: an upper bound of every window starting in it.
+      const old = (x >>> (bit - 7)) & 255;
       // Code bound of the windows that start before `f` (only when the search started mid-chunk
       // at a cursor): shorter than n, and no longer than the chunk's code.
       let prefix = 0;
-      if (f > cStart && !whole) {
-        const h = (x >>> (bit - 7)) & 255;
-        prefix = h < n - 1 ? h : n - 1;
-      }
+      if (f > cStart && !whole) prefix = old < n - 1 ? old : n - 1;
       const s = scanWindow(used, f, cEnd, area, n, HC, USED);
       if (s >= 0) {
         // The caller places [s, s + n). Measure the rest of the chunk now, while its words are
@@ -166,9 +165,8 @@ export function findFit(a: FreeArea, n: number, from: number): number {
         // from the scan.
         let code = scanInfo.before > prefix ? scanInfo.before : prefix;
         if (s + n < cEnd) {
-          // Windows after the fit are as they were: none is longer than the chunk's old code, so
-          // the measure stops at the first one that long.
-          const old = (x >>> (bit - 7)) & 255;
+          // Windows after the fit are as they were: none is longer than `old`, so the measure
+          // stops at the first one that long.
           const r = scanWindow(used, s + n, cEnd, area, old, HC, USED);
           const after = r >= 0 ? old : -r - 1;
           if (after > code) code = after;
