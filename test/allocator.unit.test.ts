@@ -162,11 +162,12 @@ describe('first-fit placement (free-space index and cursors)', () => {
   });
 
   it('findFit matches a naive first-fit for any loose codes, request length and cursor', () => {
-    // A synthetic area of 3..40 chunks, or FINE_AREA + 3..40 big ones (several code words): random used bits, some chunk codes
+    // A synthetic area of 3..40 finest chunks, or of 131..168 coarser ones (an area too big for
+    // MAX_CHUNKS finer ones; several code words): random used bits, some chunk codes
     // and the bound raised by random amounts above the exact value (codes are upper bounds).
     const areaArb = fc.record({
       chunks: fc.integer({ min: 3, max: 40 }),
-      big: fc.boolean(), // past FINE_AREA: 512-granule chunks
+      shift: fc.integer({ min: fi.MIN_CHUNK_SHIFT, max: fi.MIN_CHUNK_SHIFT + 3 }),
       density: fc.double({ min: 0.3, max: 0.99, noNaN: true }),
       seed: fc.integer(),
       slack: fc.array(fc.nat({ max: 15 }), { minLength: 40, maxLength: 40 }),
@@ -174,11 +175,12 @@ describe('first-fit placement (free-space index and cursors)', () => {
       pick: fc.double({ min: 0, max: 1, noNaN: true }),
     });
     fc.assert(
-      fc.property(areaArb, ({ chunks, big, density, seed, slack, n, pick }) => {
+      fc.property(areaArb, ({ chunks, shift, density, seed, slack, n, pick }) => {
         // The last chunk may be partial.
-        const area = big ? fi.FINE_AREA + chunks * 512 - (seed & 63) : chunks * 256 - (seed & 63);
+        const fine = shift === fi.MIN_CHUNK_SHIFT;
+        const area = ((fine ? chunks : fi.MAX_CHUNKS / 2 + chunks) << shift) - (seed & 63);
         const CHUNK = 1 << fi.chunkShiftFor(area);
-        expect(CHUNK).toBe(big ? 512 : 256);
+        expect(CHUNK).toBe(1 << shift);
         let x = seed | 1;
         const rnd = () => ((x = (x ^ (x << 13)) ^ ((x ^ (x << 13)) >>> 17)), (x ^= x << 5), (x >>> 0) / 2 ** 32);
         const bits = new Uint32Array(bv.pairLength(area));
@@ -200,7 +202,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
         for (let c = 0; c < fi.chunkCount(area); c++) {
           let m = 0;
           for (let i = c * CHUNK; i < Math.min(area, (c + 1) * CHUNK); i++) m = Math.max(m, run[i]);
-          const code = Math.min(fi.HCAP, fi.lengthCode(m) + (slack[c] > 10 ? (slack[c] - 10) * 7 : 0));
+          const code = Math.min(fi.HCAP, fi.lengthCode(m) + (slack[c % 40] > 10 ? (slack[c % 40] - 10) * 7 : 0));
           a.hints[c] = code;
           a.bound = Math.max(a.bound, code);
         }
@@ -221,9 +223,10 @@ describe('first-fit placement (free-space index and cursors)', () => {
           for (let i = c * CHUNK; i < Math.min(area, (c + 1) * CHUNK); i++) m = Math.max(m, run[i]);
           expect(a.hints[c]).toBeGreaterThanOrEqual(fi.lengthCode(m));
         }
-        if (want < 0 && from <= ss) {
+        if (want < 0 && from <= ss && ss < area) {
+          // The bound of a failed whole search: the largest code from searchStart's chunk on.
           let m = 0;
-          for (let c = 0; c < fi.chunkCount(area); c++) m = Math.max(m, a.hints[c]);
+          for (let c = ss >>> a.chunkShift; c < fi.chunkCount(area); c++) m = Math.max(m, a.hints[c]);
           expect(a.bound).toBe(m);
         }
       }),
@@ -232,21 +235,36 @@ describe('first-fit placement (free-space index and cursors)', () => {
   });
 
   it('a search records the exact longest window of the chunks it scans, for long requests too', () => {
-    // A coarse code ("32 or more") could not record that chunk 0 has no window of 100, and every
+    // A coarse code ("32 or more") could not record that a chunk has no window of 100, and every
     // later request of 100 would rescan it.
     const j = fake({});
     const spans = [];
     for (let i = 1; i < 2048; i++) spans.push(j.alloc(64)); // the first block, full
-    for (let g = 100; g < 200; g++) j.release(spans[g - 1]); // run of 100 in chunk 0
-    for (let g = 1024; g < 1164; g += 2) j.release(spans[g - 1]); // 70 single granules in chunk 4
-    const a = j.alloc(60 * 64); // takes the run's first 60 granules and measures the rest of chunk 0
+    for (let g = 100; g < 200; g++) j.release(spans[g - 1]); // one run of 100
+    for (let g = 1024; g < 1164; g += 2) j.release(spans[g - 1]); // 70 single granules
+    const block = (j as unknown as { _pools: { first: { hints: Uint8Array; bits: Uint32Array; chunkShift: number; areaSize: number } }[] })._pools[0].first;
+    const CS = block.chunkShift;
+    // Exact code of chunk c: the longest free window starting in it, capped.
+    const exact = (c: number) => {
+      let best = 0;
+      for (let i = c << CS; i < Math.min(block.areaSize, (c + 1) << CS); i++) {
+        let k = i;
+        while (k < block.areaSize && !bv.testBit(block.bits, k, bv.USED)) k++;
+        best = Math.max(best, k - i);
+      }
+      return fi.lengthCode(best);
+    };
+    const a = j.alloc(60 * 64); // takes the run's first 60 granules and measures the rest of its chunk
     expect(a.address).toBe(spans[99].address);
-    const block = (j as unknown as { _pools: { first: { hints: Uint8Array } }[] })._pools[0].first;
-    expect(block.hints[0]).toBe(40);
-    j.alloc(100 * 64); // 110 granules free: skips chunk 0, scans chunk 4 (code still loose), new block
+    expect(block.hints[100 >>> CS]).toBe(exact(100 >>> CS));
+    j.alloc(100 * 64); // 110 granules free, no window of 100: a new block
     expect(j.statistics().blockCount).toBe(2);
-    expect(block.hints[0]).toBe(40);
-    expect(block.hints[4]).toBe(1);
+    // Every chunk from the first free granule's on (the search's range) is below 100 now, and so
+    // is the block's bound: the next request of 100 skips the block without a scan. (The codes of
+    // the chunks before it were never measured: the block was filled through its free tail.)
+    for (let c = 160 >>> CS; c < fi.chunkCount(block.areaSize); c++) expect(block.hints[c]).toBeLessThan(100);
+    expect((block as unknown as { bound: number }).bound).toBeLessThan(100);
+    expect(block.hints[1024 >>> CS]).toBe(1);
     j._checkInvariants();
     j.close();
   });
