@@ -101,6 +101,21 @@ describe('scanWindow', () => {
       { numRuns: 3000 },
     );
   });
+
+  it('maxCode is the largest code from a chunk on', () => {
+    // Codes biased to small values with a few large ones, so the running maximum changes often.
+    const codeArb = fc.oneof(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 255 }));
+    fc.assert(
+      fc.property(fc.array(codeArb, { minLength: 1, maxLength: 70 }), fc.nat(), (codes, pick) => {
+        const buf = new ArrayBuffer(((codes.length + 3) >>> 2) * 4);
+        const a = { hints: new Uint8Array(buf), hintWords: new Uint32Array(buf) } as unknown as fi.FreeArea;
+        a.hints.set(codes);
+        const first = pick % (codes.length + 1);
+        expect(fi.maxCode(a, first)).toBe(Math.max(0, ...codes.slice(first)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
 
 describe('RB tree', () => {

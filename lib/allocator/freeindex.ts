@@ -123,10 +123,23 @@ export function noteEmpty(a: FreeArea, padding: number): void {
  * tail never lowers them) are left out of the block's bound. @internal
  */
 export function maxCode(a: FreeArea, first: number): number {
-  const h = a.hints;
+  const words = a.hintWords;
+  let wi = first >>> 2;
+  if (wi >= words.length) return 0;
+  // Word by word; a word is split into its four codes only when one beats the maximum so far.
+  let x = words[wi] & (-1 << ((first & 3) << 3));
   let m = 0;
-  for (let i = first; i < h.length; i++) if (h[i] > m) m = h[i];
-  return m;
+  for (;;) {
+    if (lanesAtLeast(x, m + 1) !== 0) {
+      for (let k = 0; k < 32; k += 8) {
+        const v = (x >>> k) & 255;
+        if (v > m) m = v;
+      }
+      if (m === HC) return m;
+    }
+    if (++wi >= words.length) return m;
+    x = words[wi] | 0;
+  }
 }
 
 /**
