@@ -238,6 +238,11 @@ describe('first-fit placement (free-space index and cursors)', () => {
           for (let i = c * CHUNK; i < Math.min(area, (c + 1) * CHUNK); i++) m = Math.max(m, run[i]);
           expect(a.hints[c]).toBeGreaterThanOrEqual(fi.lengthCode(m));
         }
+        // The bound stays sound (a failed search from a cursor may lower it to n - 1).
+        let exactMax = 0;
+        for (let i = 0; i < area; i++) exactMax = Math.max(exactMax, fi.lengthCode(run[i]));
+        expect(a.bound).toBeGreaterThanOrEqual(exactMax);
+        if (want < 0 && from > ss) expect(a.bound).toBeLessThan(n);
         if (want < 0 && from <= ss && ss < area) {
           // The bound of a failed whole search: the largest code from searchStart's chunk on.
           let m = 0;

@@ -157,7 +157,10 @@ export function findFit(a: FreeArea, n: number, from: number): number {
   if (n > HC) return findFitAligned(a, n, 1);
   const whole = from <= ss; // the search sees every free granule of the block
   const pos = whole ? ss : from;
-  if (pos >= area) return -1;
+  if (pos >= area) {
+    if (!whole && a.bound >= n) a.bound = n - 1; // see the end
+    return -1;
+  }
   const used = a.bits;
   const hints = a.hints;
   const words = a.hintWords;
@@ -206,8 +209,10 @@ export function findFit(a: FreeArea, n: number, from: number): number {
     if (++wi >= nWords) break;
     x = words[wi] | 0;
   }
-  // Every code is below n now; a search that saw the whole block makes its bound exact.
+  // Every code is below n now; a search that saw the whole block makes its bound exact. One
+  // from a cursor still learnt that the block has no window of n: none starts before the cursor.
   if (whole) a.bound = maxCode(a, ss >>> CS);
+  else if (a.bound >= n) a.bound = n - 1;
   return -1;
 }
 
