@@ -145,8 +145,8 @@ export function maxCode(a: FreeArea, first: number): number {
 /**
  * Lowest index `s >= max(from, searchStart)` such that granules `[s, s + n)` are free, or -1.
  * `from` is a caller's lower bound of the first fit (a pool cursor, see block.ts): no window of
- * `n` starts before it. A failed search makes the codes it scanned exact and, when it covered the
- * whole block, `bound`. On success the caller must place `[s, s + n)`: the code of the chunk
+ * `n` starts before it. A failed search makes the codes it scanned exact and `bound` exact when it
+ * covered the whole block, at most n - 1 when it started at a cursor. On success the caller must place `[s, s + n)`: the code of the chunk
  * holding s already counts it as used. @internal
  */
 export function findFit(a: FreeArea, n: number, from: number): number {
