@@ -102,6 +102,13 @@ describe('scanWindow', () => {
     );
   });
 
+  it('chunks: 64 granules while a block has at most 256 of them, coarser up to 1024 granules', () => {
+    const shift = (area: number) => fi.chunkShiftFor(area);
+    expect([2048, 16384, 16385, 32768, 65536, 131072, 262144, 262145, 1 << 20, 1 << 22].map(shift)).toEqual([6, 6, 7, 7, 8, 9, 10, 10, 10, 10]);
+    expect(fi.chunkCount(16384)).toBe(256);
+    expect(fi.chunkCount(1 << 22)).toBe(4096); // a 256 MiB block at granularity 64: 4 KB of codes
+  });
+
   it('maxCode is the largest code from a chunk on', () => {
     // Codes biased to small values with a few large ones, so the running maximum changes often.
     const codeArb = fc.oneof(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 255 }));

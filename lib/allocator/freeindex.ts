@@ -2,7 +2,8 @@
  * Free-space index of one block: finds the lowest-addressed run of `n` free granules (exactly
  * the placement of asmjit's first-fit scan) without rescanning the whole block after a release.
  *
- * The block's `used` bit-vector is split into at most 256 chunks of 64 granules or more ({@link chunkShiftFor}). Each chunk has a
+ * The block's `used` bit-vector is split into chunks of 64 to 1024 granules, at most 256 of them
+ * unless the block is bigger than 16 MiB at granularity 64 ({@link chunkShiftFor}). Each chunk has a
  * one-byte *code*: an upper bound of `min(HCAP, longest free window that starts inside the chunk)`
  * (a window may run past the chunk's end); the block has a `bound` code (from `searchStart`, a
  * lower bound of the first free granule, on). Four codes fill one 32-bit word, and a search tests
@@ -21,28 +22,31 @@
  * rescan it (measured: 100 failed scans per op with requests up to 8 KiB).
  *
  * Requests longer than HCAP granules use a plain first-fit scan (> 16 KiB at granularity 64).
- * Memory: 1 byte per chunk, at most 256 bytes per block.
+ * Memory: 1 byte per chunk: at most 256 bytes per block up to 16 MiB at granularity 64, 1/65536 of
+ * the block above.
  * @internal
  */
 import { USED, findClear, findSet, findSetBackward, scanInfo, scanWindow } from './bitvector';
 
-/** Most chunks a block's index has: its codes take at most this many bytes. @internal */
+/** Chunks a block's index has at most while its chunks can still grow (up to MAX_CHUNK_SHIFT). @internal */
 export const MAX_CHUNKS = 256;
 /** Smallest chunk: 64 granules (two words of the `used` vector). @internal */
 export const MIN_CHUNK_SHIFT = 6;
+/** Largest chunk: 1024 granules (32 words), so a chunk scan in a big block stays short. @internal */
+export const MAX_CHUNK_SHIFT = 10;
 
 /**
  * log2 of the chunk size in granules of an area: the finest chunks (64 granules) while the block
  * has at most MAX_CHUNKS of them, coarser ones above (a 4 MiB block at granularity 64 has 256
- * granules per chunk, a 32 MiB one 2048). Churn concentrates in a pool's first blocks (first fit),
- * which are the small ones: there a chunk scan reads 2 words instead of 8 (W2 0.85-0.89x against
- * 256-granule chunks up to 4 MiB), and the codes of the W1 fill (9 blocks, 67 MB) take 1.8 KB
- * instead of 2.3 KB, inside the 0.4% metadata budget next to the 0.39% of the bit-vectors.
- * @internal
+ * granules per chunk), up to 1024 granules (blocks of 16 MiB and more; a 64 MiB block has 1024
+ * chunks). Churn concentrates in a pool's first blocks (first fit), which are the small ones:
+ * there a chunk scan reads 2 words instead of 8 (W2 0.85-0.89x against 256-granule chunks up to
+ * 4 MiB), and the codes of the W1 fill (9 blocks, 67 MB) take 2 KB instead of 2.3 KB, inside the
+ * 0.4% metadata budget next to the 0.39% of the bit-vectors. @internal
  */
 export function chunkShiftFor(areaSize: number): number {
   let s = MIN_CHUNK_SHIFT;
-  while ((areaSize - 1) >>> s >= MAX_CHUNKS) s++;
+  while (s < MAX_CHUNK_SHIFT && (areaSize - 1) >>> s >= MAX_CHUNKS) s++;
   return s;
 }
 /** Longest window the index measures: requests up to this many granules use it. @internal */
@@ -145,9 +149,9 @@ export function maxCode(a: FreeArea, first: number): number {
 /**
  * Lowest index `s >= max(from, searchStart)` such that granules `[s, s + n)` are free, or -1.
  * `from` is a caller's lower bound of the first fit (a pool cursor, see block.ts): no window of
- * `n` starts before it. A failed search makes the codes it scanned exact and `bound` exact when it
- * covered the whole block, at most n - 1 when it started at a cursor. On success the caller must place `[s, s + n)`: the code of the chunk
- * holding s already counts it as used. @internal
+ * `n` starts before it. A failed search makes the codes it scanned exact, and `bound` exact when
+ * it covered the whole block, at most n - 1 when it started at a cursor. On success the caller
+ * must place `[s, s + n)`: the code of the chunk holding s already counts it as used. @internal
  */
 export function findFit(a: FreeArea, n: number, from: number): number {
   const area = a.areaSize;
@@ -158,7 +162,7 @@ export function findFit(a: FreeArea, n: number, from: number): number {
   const whole = from <= ss; // the search sees every free granule of the block
   const pos = whole ? ss : from;
   if (pos >= area) {
-    if (!whole && a.bound >= n) a.bound = n - 1; // see the end
+    if (!whole && a.bound >= n) a.bound = n - 1; // no window of n in the block, as at the end
     return -1;
   }
   const used = a.bits;
