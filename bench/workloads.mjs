@@ -4,6 +4,7 @@
 //   node bench/workloads.mjs --runs 3  (several runs of 7 reps; median of run-medians + min)
 //   node bench/workloads.mjs --only W2,W3 --reps 3 --fake   (placement only, no mappings)
 //   node bench/workloads.mjs --json out.json
+//   node bench/workloads.mjs --only W2L   (extra: W2 with 1,000,000 live spans, not in WORKLOADS.md)
 //   --warmup N: untimed warm-up repetitions before the timed ones (default 1; small W3 sizes repeat
 //               until 200,000 operations ran)
 //
@@ -258,6 +259,13 @@ function runOnce(run, asm) {
       const inp = genW2();
       base('W2');
       res[p('W2')] = repeat((first) => w2(v, inp, first && run === 0));
+    }
+    // Not in WORKLOADS.md (no asmjit figure: its rescans at this size take far longer): W2's
+    // procedure and seed with 1,000,000 live spans and 300,000 ops, i.e. churn through blocks of
+    // up to 64 MiB. Only with --only W2L.
+    if (ONLY.includes('W2L')) {
+      const inp = genW2(1_000_000, 300_000);
+      res[p('W2L')] = repeat(() => w2(v, inp, false), 300_000);
     }
     if (ONLY.includes('W3'))
       for (const n of W3N) {

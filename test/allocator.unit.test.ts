@@ -213,8 +213,9 @@ describe('first-fit placement (free-space index and cursors)', () => {
           for (let k = i; k < Math.min(area, i + len); k++) if (used) bv.setBit(bits, k, bv.USED);
           i += len;
         }
-        const codes = new ArrayBuffer(fi.codeWords(area) * 4);
-        const a: fi.FreeArea = { bits, hints: new Uint8Array(codes), hintWords: new Uint32Array(codes), areaSize: area, areaUsed: 0, searchStart: 0, bound: 0, top: area, chunkShift: fi.chunkShiftFor(area) };
+        const codes = new ArrayBuffer(fi.indexBytes(area));
+        const gb = fi.codeWords(area) * 4;
+        const a: fi.FreeArea = { bits, hints: new Uint8Array(codes), hintWords: new Uint32Array(codes), areaSize: area, areaUsed: 0, searchStart: 0, bound: 0, top: area, chunkShift: fi.chunkShiftFor(area), groupBase: gb };
         let ss = 0;
         while (ss < area && bv.testBit(bits, ss, bv.USED)) ss++;
         a.searchStart = ss;
@@ -226,7 +227,10 @@ describe('first-fit placement (free-space index and cursors)', () => {
           for (let i = c * CHUNK; i < Math.min(area, (c + 1) * CHUNK); i++) m = Math.max(m, run[i]);
           const code = Math.min(fi.HCAP, fi.lengthCode(m) + (slack[c % 40] > 10 ? (slack[c % 40] - 10) * 7 : 0));
           a.hints[c] = code;
-          a.bound = Math.max(a.bound, code);
+          const g = gb + (c >>> fi.GROUP_SHIFT);
+          // Group codes: at least their chunks' codes, sometimes looser still.
+          a.hints[g] = Math.max(a.hints[g], Math.min(fi.HCAP, code + (slack[(c * 7) % 40] > 12 ? 9 : 0)));
+          a.bound = Math.max(a.bound, a.hints[g]);
         }
         let want = -1;
         for (let i = ss; i + n <= area; i++) if (run[i] >= n) { want = i; break; }
@@ -244,6 +248,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
           let m = 0;
           for (let i = c * CHUNK; i < Math.min(area, (c + 1) * CHUNK); i++) m = Math.max(m, run[i]);
           expect(a.hints[c]).toBeGreaterThanOrEqual(fi.lengthCode(m));
+          expect(a.hints[gb + (c >>> fi.GROUP_SHIFT)]).toBeGreaterThanOrEqual(fi.lengthCode(m));
         }
         // The bound stays sound (a failed search from a cursor may lower it to n - 1).
         let exactMax = 0;
@@ -251,9 +256,10 @@ describe('first-fit placement (free-space index and cursors)', () => {
         expect(a.bound).toBeGreaterThanOrEqual(exactMax);
         if (want < 0 && from > ss) expect(a.bound).toBeLessThan(n);
         if (want < 0 && from <= ss && ss < area) {
-          // The bound of a failed whole search: the largest code from searchStart's chunk on.
+          // The bound of a failed whole search: the largest group code from searchStart's group on.
           let m = 0;
-          for (let c = ss >>> a.chunkShift; c < fi.chunkCount(area); c++) m = Math.max(m, a.hints[c]);
+          for (let g = ss >>> (a.chunkShift + fi.GROUP_SHIFT); g < fi.groupCount(area); g++) m = Math.max(m, a.hints[gb + g]);
+          expect(m).toBeLessThan(n);
           expect(a.bound).toBe(m);
         }
       }),

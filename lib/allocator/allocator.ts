@@ -8,7 +8,7 @@ import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } fr
 import { STOP, USED, findBoundaryBackward, findSet, setBit, testBit } from './bitvector';
 import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
 import { BlockIndex } from './blockindex';
-import { chunkCount, findFit, findFitAligned, lastRun, lengthCode, noteEmpty, noteReleased } from './freeindex';
+import { GROUP_SHIFT, chunkCount, findFit, findFitAligned, lastRun, lengthCode, noteEmpty, noteReleased } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -875,11 +875,15 @@ export class JitAllocator implements SpanOwner {
           for (let i = c * ck; i < Math.min((c + 1) * ck, b.areaSize); i++) if (rl[i] > m) m = rl[i];
           m = lengthCode(m);
           if (m > b.hints[c]) throw new Error(`hint code ${b.hints[c]} < ${m} in chunk ${c}`);
+          const g = b.groupBase + (c >>> GROUP_SHIFT);
+          if (m > b.hints[g]) throw new Error(`group code ${b.hints[g]} < ${m} of chunk ${c}`);
           if (m > blockMax) blockMax = m;
         }
         if (blockMax > b.bound) throw new Error(`bound ${b.bound} < ${blockMax}`);
-        for (let c = chunkCount(b.areaSize); c < b.hints.length; c++)
-          if (b.hints[c] !== 0) throw new Error(`padding code ${c} is set`);
+        const nc = chunkCount(b.areaSize);
+        for (let c = nc; c < b.groupBase; c++) if (b.hints[c] !== 0) throw new Error(`padding code ${c} is set`);
+        for (let g = b.groupBase + ((nc - 1) >>> GROUP_SHIFT) + 1; g < b.hints.length; g++)
+          if (b.hints[g] !== 0) throw new Error(`padding group code ${g} is set`);
         used += b.areaUsed;
       }
       // Cursor soundness: no window of n free granules before cursor n.

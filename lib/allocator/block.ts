@@ -6,7 +6,7 @@
  */
 import type { BlockMemory } from './backend';
 import { STOP, USED, clearBit, clearBits, fillBits, pairLength, setBit } from './bitvector';
-import { chunkShiftFor, codeWords, resetHints, type FreeArea } from './freeindex';
+import { chunkShiftFor, codeWords, indexBytes, resetHints, type FreeArea } from './freeindex';
 import type { RBNode } from './rbtree';
 
 /** Largest block the growth policy produces (asmjit's cap). @internal */
@@ -30,6 +30,7 @@ export class Block implements FreeArea {
   /** Chunk codes of the free-space index, as bytes and as words (see freeindex.ts). */
   hints: Uint8Array;
   hintWords: Uint32Array;
+  readonly groupBase: number;
   areaSize: number;
   areaUsed: number;
   searchStart = 0;
@@ -65,7 +66,8 @@ export class Block implements FreeArea {
     this.chunkShift = chunkShiftFor(area);
     this.bits = new Uint32Array(pairLength(area));
     // One byte per chunk; the search also reads them as words of four.
-    const codes = new ArrayBuffer(codeWords(area) * 4);
+    const codes = new ArrayBuffer(indexBytes(area));
+    this.groupBase = codeWords(area) * 4;
     this.hints = new Uint8Array(codes);
     this.hintWords = new Uint32Array(codes);
     this.padding = padding;

@@ -6,24 +6,25 @@
  * unless the block is bigger than 16 MiB at granularity 64 ({@link chunkShiftFor}). Each chunk has a
  * one-byte *code*: an upper bound of `min(HCAP, longest free window that starts inside the chunk)`
  * (a window may run past the chunk's end); the block has a `bound` code (from `searchStart`, a
- * lower bound of the first free granule, on). Four codes fill one 32-bit word, and a search tests
- * all four against the request at once (SWAR), so it steps over 2048 granules per load where
- * nothing fits.
+ * lower bound of the first free granule, on). Every 16 chunks form a *group* with a code of its
+ * own (an upper bound of its chunks' windows). Four codes fill one 32-bit word, and a search tests
+ * all four against the request at once (SWAR): first group codes, so it steps over 64 chunks per
+ * load where nothing fits, then the chunk codes of a group that may hold a fit.
  *
  * - allocation: leaves every code alone (they stay upper bounds);
  * - release: measures the merged free run (at most HCAP granules to each side) and raises the codes
- *   of the few chunks whose windows grew — O(1) words in the common case;
+ *   of the few chunks (and their groups) whose windows grew — O(1) words in the common case;
  * - search: finds the chunks whose code reaches the request, scans their free runs (Math.clz32
  *   over their words) and stores the exact code of each one that holds no fit, so each release
- *   costs at most one rescan later.
+ *   costs at most one rescan later; a group it searched without a fit gets the code n - 1.
  *
  * Codes are exact lengths up to HCAP: a coarser code (say 4 bits, "32 or more") cannot record
  * that a chunk holds no window of some n inside its range, and every search for such an n would
  * rescan it (measured: 100 failed scans per op with requests up to 8 KiB).
  *
  * Requests longer than HCAP granules use a plain first-fit scan (> 16 KiB at granularity 64).
- * Memory: 1 byte per chunk: at most 256 bytes per block up to 16 MiB at granularity 64, 1/65536 of
- * the block above.
+ * Memory: 1 byte per chunk and per group: at most 272 bytes per block up to 16 MiB at granularity
+ * 64, about 0.0016% of the block above.
  * @internal
  */
 import { USED, findClear, findSet, findSetBackward, scanInfo, scanWindow } from './bitvector';
@@ -74,6 +75,8 @@ export interface FreeArea {
   top: number;
   /** log2 of the chunk size: {@link chunkShiftFor} of areaSize. */
   readonly chunkShift: number;
+  /** Byte offset of the group codes in `hints` (after the chunk codes; a multiple of 4). */
+  readonly groupBase: number;
 }
 
 /** Number of chunks of an area. @internal */
@@ -84,6 +87,19 @@ export function chunkCount(areaSize: number): number {
 /** Number of 32-bit words holding the chunk codes of an area. @internal */
 export function codeWords(areaSize: number): number {
   return ((chunkCount(areaSize) - 1) >>> 2) + 1;
+}
+
+/** log2 of the chunks per group: a group is 16 chunks, four code words. @internal */
+export const GROUP_SHIFT = 4;
+
+/** Number of groups of an area. @internal */
+export function groupCount(areaSize: number): number {
+  return ((chunkCount(areaSize) - 1) >>> GROUP_SHIFT) + 1;
+}
+
+/** Bytes of an area's index: the chunk codes, then the group codes, each a whole number of words. @internal */
+export function indexBytes(areaSize: number): number {
+  return (codeWords(areaSize) + ((groupCount(areaSize) - 1) >>> 2) + 1) * 4;
 }
 
 /**
@@ -103,8 +119,14 @@ export function resetHints(a: FreeArea, padding: number): void {
   const h = a.hints;
   const area = a.areaSize;
   const nc = chunkCount(area);
-  // Bytes past the last chunk (padding up to a whole word) stay 0.
-  for (let c = 0; c < nc; c++) h[c] = lengthCode(area - (c === 0 ? padding : c << a.chunkShift));
+  // Bytes past the last chunk or group (padding up to a whole word) stay 0.
+  const gb = a.groupBase;
+  for (let c = 0; c < nc; c++) {
+    const v = lengthCode(area - (c === 0 ? padding : c << a.chunkShift));
+    h[c] = v;
+    // Codes fall with c here: a group's first chunk has its largest.
+    if ((c & ((1 << GROUP_SHIFT) - 1)) === 0) h[gb + (c >>> GROUP_SHIFT)] = v;
+  }
   a.searchStart = padding;
   a.top = padding;
   a.bound = lengthCode(area - padding);
@@ -122,9 +144,10 @@ export function noteEmpty(a: FreeArea, padding: number): void {
 }
 
 /**
- * Largest code of the chunks from `first` on. Windows start at or after searchStart, so the
- * chunks before its chunk hold none: their codes (often stale: a block filled through its free
- * tail never lowers them) are left out of the block's bound. @internal
+ * Largest code from byte `first` of the index on (the block's bound after a failed search:
+ * `first` is the group code of searchStart's group; windows start at or after searchStart, so the
+ * groups before it hold none, and their codes, often stale after a block filled through its free
+ * tail, are left out). @internal
  */
 export function maxCode(a: FreeArea, first: number): number {
   const words = a.hintWords;
@@ -168,54 +191,82 @@ export function findFit(a: FreeArea, n: number, from: number): number {
   const used = a.bits;
   const hints = a.hints;
   const words = a.hintWords;
-  const nWords = words.length;
   const CS = a.chunkShift;
-  let wi = pos >>> (CS + 2);
-  // Codes of chunks before the one holding `pos` are masked out (code 0 never matches).
-  let x = words[wi] & (-1 << (((pos >>> CS) & 3) << 3));
+  const gb = a.groupBase;
+  const nCodeWords = gb >>> 2; // the group codes follow the chunk codes
+  const nWords = words.length;
+  const pc = pos >>> CS; // chunk and group of pos
+  const pg = pc >>> GROUP_SHIFT;
+  let gwi = nCodeWords + (pg >>> 2);
+  // Group codes (then chunk codes) before pos's are masked out: code 0 never matches.
+  let gx = words[gwi] & (-1 << ((pg & 3) << 3));
   for (;;) {
-    let m = lanesAtLeast(x, n);
-    while (m !== 0) {
-      const bit = 31 - Math.clz32(m & -m);
-      const c = (wi << 2) + (bit >>> 3);
-      const cStart = c << CS;
-      let cEnd = cStart + (1 << CS);
-      if (cEnd > area) cEnd = area;
-      const f = pos > cStart ? pos : cStart;
-      // The chunk's code before this search: an upper bound of every window starting in it.
-      const old = (x >>> (bit - 7)) & 255;
-      // Code bound of the windows that start before `f` (only when the search started mid-chunk
-      // at a cursor): shorter than n, and no longer than the chunk's code.
-      let prefix = 0;
-      if (f > cStart && !whole) prefix = old < n - 1 ? old : n - 1;
-      const s = scanWindow(used, f, cEnd, area, n, HC, USED);
-      if (s >= 0) {
-        // The caller places [s, s + n). Measure the rest of the chunk now, while its words are
-        // hot: the code stays exact, and the next search that reaches this chunk does not fail
-        // in it (the fit usually takes the chunk's longest window). Windows in [f, s) are known
-        // from the scan.
-        let code = scanInfo.before > prefix ? scanInfo.before : prefix;
-        if (s + n < cEnd) {
-          // Windows after the fit are as they were: none is longer than `old`, so the measure
-          // stops at the first one that long.
-          const r = scanWindow(used, s + n, cEnd, area, old, HC, USED);
-          const after = r >= 0 ? old : -r - 1;
-          if (after > code) code = after;
-        }
-        hints[c] = code;
-        return s;
+    let gm = lanesAtLeast(gx, n);
+    while (gm !== 0) {
+      const gbit = 31 - Math.clz32(gm & -gm);
+      const g = ((gwi - nCodeWords) << 2) + (gbit >>> 3);
+      // The group's code words, from pos's chunk in pos's group.
+      let wi = g << (GROUP_SHIFT - 2);
+      let wEnd = wi + (1 << (GROUP_SHIFT - 2));
+      if (wEnd > nCodeWords) wEnd = nCodeWords;
+      let x: number;
+      if (g === pg) {
+        wi = pc >>> 2;
+        x = words[wi] & (-1 << ((pc & 3) << 3));
+      } else {
+        x = words[wi] | 0;
       }
-      // No window of n starts in [f, cEnd): -s - 1 is the longest one that does.
-      const best = -s - 1;
-      hints[c] = best > prefix ? best : prefix;
-      m &= m - 1;
+      for (;;) {
+        let m = lanesAtLeast(x, n);
+        while (m !== 0) {
+          const bit = 31 - Math.clz32(m & -m);
+          const c = (wi << 2) + (bit >>> 3);
+          const cStart = c << CS;
+          let cEnd = cStart + (1 << CS);
+          if (cEnd > area) cEnd = area;
+          const f = pos > cStart ? pos : cStart;
+          // The chunk's code before this search: an upper bound of every window starting in it.
+          const old = (x >>> (bit - 7)) & 255;
+          // Code bound of the windows that start before `f` (only when the search started mid-chunk
+          // at a cursor): shorter than n, and no longer than the chunk's code.
+          let prefix = 0;
+          if (f > cStart && !whole) prefix = old < n - 1 ? old : n - 1;
+          const s = scanWindow(used, f, cEnd, area, n, HC, USED);
+          if (s >= 0) {
+            // The caller places [s, s + n). Measure the rest of the chunk now, while its words are
+            // hot: the code stays exact, and the next search that reaches this chunk does not fail
+            // in it (the fit usually takes the chunk's longest window). Windows in [f, s) are known
+            // from the scan.
+            let code = scanInfo.before > prefix ? scanInfo.before : prefix;
+            if (s + n < cEnd) {
+              // Windows after the fit are as they were: none is longer than `old`, so the measure
+              // stops at the first one that long.
+              const r = scanWindow(used, s + n, cEnd, area, old, HC, USED);
+              const after = r >= 0 ? old : -r - 1;
+              if (after > code) code = after;
+            }
+            hints[c] = code;
+            return s;
+          }
+          // No window of n starts in [f, cEnd): -s - 1 is the longest one that does.
+          const best = -s - 1;
+          hints[c] = best > prefix ? best : prefix;
+          m &= m - 1;
+        }
+        if (++wi >= wEnd) break;
+        x = words[wi] | 0;
+      }
+      // No window of n starts in the group: none from pos on (just scanned), none before pos
+      // (the cursor's promise, or searchStart's).
+      hints[gb + g] = n - 1;
+      gm &= gm - 1;
     }
-    if (++wi >= nWords) break;
-    x = words[wi] | 0;
+    if (++gwi >= nWords) break;
+    gx = words[gwi] | 0;
   }
   // Every code is below n now; a search that saw the whole block makes its bound exact. One
   // from a cursor still learnt that the block has no window of n: none starts before the cursor.
-  if (whole) a.bound = maxCode(a, ss >>> CS);
+  if (whole) a.bound = maxCode(a, gb + pg);
   else if (a.bound >= n) a.bound = n - 1;
   return -1;
 }
@@ -264,11 +315,14 @@ export function noteReleased(a: FreeArea, start: number, end: number): void {
   const hints = a.hints;
   const CS = a.chunkShift;
   const c1 = (end - 1) >>> CS;
+  const gb = a.groupBase;
   let bound = a.bound;
   for (let c = l >>> CS; c <= c1; c++) {
     const cStart = c << CS;
     const v = lengthCode(r - (l > cStart ? l : cStart));
     if (v > hints[c]) hints[c] = v;
+    const gi = gb + (c >>> GROUP_SHIFT);
+    if (v > hints[gi]) hints[gi] = v;
     if (v > bound) bound = v;
   }
   a.bound = bound;
