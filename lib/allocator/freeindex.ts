@@ -264,8 +264,9 @@ export function findFit(a: FreeArea, n: number, from: number): number {
     if (++gwi >= nWords) break;
     gx = words[gwi] | 0;
   }
-  // Every code is below n now; a search that saw the whole block makes its bound exact. One
-  // from a cursor still learnt that the block has no window of n: none starts before the cursor.
+  // Every group code from pos's group on is below n now; a search that saw the whole block makes
+  // its bound exact. One from a cursor still learnt that the block has no window of n: none starts
+  // before the cursor.
   if (whole) a.bound = maxCode(a, gb + pg);
   else if (a.bound >= n) a.bound = n - 1;
   return -1;
