@@ -189,7 +189,10 @@ describe('first-fit placement (free-space index and cursors)', () => {
     // and the bound raised by random amounts above the exact value (codes are upper bounds).
     const areaArb = fc.record({
       chunks: fc.integer({ min: 3, max: 40 }),
-      shift: fc.integer({ min: fi.MIN_CHUNK_SHIFT, max: fi.MIN_CHUNK_SHIFT + 3 }),
+      // Coarser chunks up to 256 granules (areas up to 43K granules): bigger ones take the same
+      // code path, and with chunks up to 512 this property took 47 s of the 60 s timeout under
+      // qemu in the cross suite.
+      shift: fc.integer({ min: fi.MIN_CHUNK_SHIFT, max: fi.MIN_CHUNK_SHIFT + 2 }),
       density: fc.double({ min: 0.3, max: 0.99, noNaN: true }),
       seed: fc.integer(),
       slack: fc.array(fc.nat({ max: 15 }), { minLength: 40, maxLength: 40 }),
