@@ -216,7 +216,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
           i += len;
         }
         const codes = new ArrayBuffer(fi.indexBytes(area));
-        const gb = fi.codeWords(area) * 4;
+        const gb = fi.groupBaseFor(area);
         const a: fi.FreeArea = { bits, hints: new Uint8Array(codes), hintWords: new Uint32Array(codes), areaSize: area, areaUsed: 0, searchStart: 0, bound: 0, top: area, chunkShift: fi.chunkShiftFor(area), groupBase: gb };
         let ss = 0;
         while (ss < area && bv.testBit(bits, ss, bv.USED)) ss++;

@@ -6,7 +6,7 @@
  */
 import type { BlockMemory } from './backend';
 import { STOP, USED, clearBit, clearBits, fillBits, pairLength, setBit } from './bitvector';
-import { chunkShiftFor, codeWords, indexBytes, resetHints, type FreeArea } from './freeindex';
+import { chunkShiftFor, groupBaseFor, indexBytes, resetHints, type FreeArea } from './freeindex';
 import type { RBNode } from './rbtree';
 
 /** Largest block the growth policy produces (asmjit's cap). @internal */
@@ -27,9 +27,10 @@ export const BLOCK_OBJECT_BYTES = 256;
 export class Block implements FreeArea {
   /** The `used` and `stop` bit-vectors, interleaved (see bitvector.ts). */
   bits: Uint32Array;
-  /** Chunk codes of the free-space index, as bytes and as words (see freeindex.ts). */
+  /** Chunk codes, then group codes, of the free-space index, as bytes and as words (see freeindex.ts). */
   hints: Uint8Array;
   hintWords: Uint32Array;
+  /** Byte offset of the group codes in `hints`. */
   readonly groupBase: number;
   areaSize: number;
   areaUsed: number;
@@ -65,9 +66,9 @@ export class Block implements FreeArea {
     this.areaSize = area;
     this.chunkShift = chunkShiftFor(area);
     this.bits = new Uint32Array(pairLength(area));
-    // One byte per chunk; the search also reads them as words of four.
+    // One byte per chunk and per group; the search also reads them as words of four.
     const codes = new ArrayBuffer(indexBytes(area));
-    this.groupBase = codeWords(area) * 4;
+    this.groupBase = groupBaseFor(area);
     this.hints = new Uint8Array(codes);
     this.hintWords = new Uint32Array(codes);
     this.padding = padding;

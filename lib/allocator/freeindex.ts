@@ -97,9 +97,14 @@ export function groupCount(areaSize: number): number {
   return ((chunkCount(areaSize) - 1) >>> GROUP_SHIFT) + 1;
 }
 
+/** Byte offset of an area's group codes in its index: they follow the chunk codes' words. @internal */
+export function groupBaseFor(areaSize: number): number {
+  return codeWords(areaSize) * 4;
+}
+
 /** Bytes of an area's index: the chunk codes, then the group codes, each a whole number of words. @internal */
 export function indexBytes(areaSize: number): number {
-  return (codeWords(areaSize) + ((groupCount(areaSize) - 1) >>> 2) + 1) * 4;
+  return groupBaseFor(areaSize) + (((groupCount(areaSize) - 1) >>> 2) + 1) * 4;
 }
 
 /**
