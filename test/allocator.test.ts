@@ -452,6 +452,18 @@ describe('misuse', () => {
     expect(d.address).toBe(c.address);
     throwsCode(() => jit.release(c), 'InvalidState');
     jit._checkInvariants();
+    // ... and one released by address (its Span object never learnt it), its memory reused
+    const jit2 = new JitAllocator();
+    const e = jit2.alloc(192);
+    jit2.release(e.address);
+    const f = jit2.alloc(64);
+    expect(f.address).toBe(e.address);
+    const before2 = jit2.statistics();
+    throwsCode(() => jit2.release(e), 'InvalidState');
+    expect(jit2.statistics()).toEqual(before2);
+    expect(jit2.query(f.address)?.size).toBe(64);
+    jit2._checkInvariants();
+    jit2.close();
   });
 
   it('close() unmaps everything and makes every later use throw', () => {

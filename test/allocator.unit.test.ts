@@ -24,17 +24,16 @@ const toBv = (bits: boolean[], o = O) => {
 };
 
 describe('bit-vector', () => {
-  it('fill/clear ranges match a boolean array', () => {
+  it('filled ranges match a boolean array', () => {
     fc.assert(
-      fc.property(bitsArb, fc.nat(), fc.nat(), fc.boolean(), (bits, a, b, set) => {
+      fc.property(bitsArb, fc.nat(), fc.nat(), (bits, a, b) => {
         const n = bits.length;
         const start = a % n;
         const len = b % (n - start + 1);
         const v = toBv(bits);
-        if (set) bv.fillBits(v, start, len, O);
-        else bv.clearBits(v, start, len, O);
+        bv.fillBits(v, start, len, O);
         for (let i = 0; i < n; i++) {
-          const want = i >= start && i < start + len ? set : bits[i];
+          const want = i >= start && i < start + len ? true : bits[i];
           expect(bv.testBit(v, i, O)).toBe(want);
         }
         expect(bv.countBits(v, 0, n, O)).toBe([...Array(n).keys()].filter((i) => bv.testBit(v, i, O)).length);
@@ -43,7 +42,24 @@ describe('bit-vector', () => {
     );
   });
 
-  it('scans (findSet, findClear, findSetBackward) match naive scans', () => {
+  it('isSpanStart: used, after a free granule or the end of a span', () => {
+    fc.assert(
+      fc.property(bitsArb, bitsArb, (used, stop) => {
+        const n = Math.min(used.length, stop.length);
+        const v = new Uint32Array(bv.pairLength(n));
+        for (let i = 0; i < n; i++) {
+          if (used[i]) bv.setBit(v, i, bv.USED);
+          if (stop[i]) bv.setBit(v, i, bv.STOP);
+        }
+        for (let i = 0; i < n; i++) {
+          const want = used[i] && !(i > 0 && used[i - 1] && !stop[i - 1]);
+          expect(bv.isSpanStart(v, i)).toBe(want);
+        }
+      }),
+    );
+  });
+
+  it('scans (findSet, findClear) match naive scans', () => {
     fc.assert(
       fc.property(bitsArb, fc.nat(), fc.nat(), (bits, a, b) => {
         const len = bits.length;
@@ -56,9 +72,6 @@ describe('bit-vector', () => {
         want = end;
         for (let i = from; i < end; i++) if (!bits[i]) { want = i; break; }
         expect(bv.findClear(v, from, end, O)).toBe(want);
-        want = from - 1;
-        for (let i = end - 1; i >= from; i--) if (bits[i]) { want = i; break; }
-        expect(bv.findSetBackward(v, end, from, O)).toBe(want);
         const vs = toBv(bits, OTHER);
         want = end;
         for (let i = from; i < end; i++) if (bits[i]) { want = i; break; }
@@ -269,6 +282,129 @@ describe('first-fit placement (free-space index and cursors)', () => {
     );
     // 36-47 s under qemu in the cross suite.
   }, 180_000);
+
+  it('releaseSpan frees exactly a whole span of the given length and keeps exact codes exact, or changes nothing', () => {
+    const arb = fc.record({
+      chunks: fc.integer({ min: 2, max: 24 }),
+      cut: fc.nat({ max: 63 }),
+      seed: fc.integer(),
+      density: fc.double({ min: 0.3, max: 0.97, noNaN: true }),
+      pick: fc.double({ min: 0, max: 1, noNaN: true }),
+      // 0: any length; 1: the span's length; 2: off by one; 3: a random length
+      lengthKind: fc.integer({ min: 0, max: 3 }),
+      freeTail: fc.boolean(),
+      anyGranule: fc.double({ min: 0, max: 1, noNaN: true }),
+    });
+    fc.assert(
+      fc.property(arb, ({ chunks, cut, seed, density, pick, lengthKind, freeTail, anyGranule }) => {
+        const area = (chunks << fi.MIN_CHUNK_SHIFT) - cut;
+        const CS = fi.chunkShiftFor(area);
+        let x = seed | 1;
+        const rnd = () => ((x = (x ^ (x << 13)) ^ ((x ^ (x << 13)) >>> 17)), (x ^= x << 5), (x >>> 0) / 2 ** 32);
+        const used = new Array<boolean>(area).fill(false);
+        const stop = new Array<boolean>(area).fill(false);
+        // Runs of spans (each ends with a stop bit) and free runs; long ones too (past HCAP).
+        const usedEnd = freeTail ? Math.floor(area * (0.5 + rnd() / 2)) : area;
+        for (let i = 0; i < usedEnd; ) {
+          // Mostly short runs; long ones, and ones near HCAP (where the measure's cap bites).
+          const kind = rnd();
+          const len = kind < 0.15 ? fi.HCAP - 40 + Math.floor(rnd() * 50) : 1 + Math.floor(rnd() * (kind < 0.35 ? 600 : 24));
+          const e = Math.min(usedEnd, i + len);
+          // Spans of a few granules, or (in some runs) long ones that cover several words.
+          const stopRate = rnd() < 0.2 ? 0.01 : 0.3;
+          if (rnd() < density) for (let k = i; k < e; k++) {
+            used[k] = true;
+            stop[k] = k === e - 1 || rnd() < stopRate;
+          }
+          i = e;
+        }
+        const bits = new Uint32Array(bv.pairLength(area));
+        for (let i = 0; i < area; i++) {
+          if (used[i]) bv.setBit(bits, i, bv.USED);
+          if (stop[i]) bv.setBit(bits, i, bv.STOP);
+        }
+        const exactCodes = () => {
+          const run = new Int32Array(area + 1);
+          for (let i = area - 1; i >= 0; i--) run[i] = used[i] ? 0 : run[i + 1] + 1;
+          const codes: number[] = [];
+          for (let c = 0; c < fi.chunkCount(area); c++) {
+            let m = 0;
+            for (let i = c << CS; i < Math.min(area, (c + 1) << CS); i++) m = Math.max(m, run[i]);
+            codes.push(fi.lengthCode(m));
+          }
+          return codes;
+        };
+        const gb = fi.groupBaseFor(area);
+        const buf = new ArrayBuffer(fi.indexBytes(area));
+        let top = area;
+        while (top > 0 && !used[top - 1]) top--;
+        const a: fi.FreeArea = {
+          bits, hints: new Uint8Array(buf), hintWords: new Uint32Array(buf), areaSize: area,
+          areaUsed: used.filter(Boolean).length, searchStart: Math.max(0, used.indexOf(false)), bound: 0,
+          top, chunkShift: CS, groupBase: gb,
+        };
+        const setExact = (codes: number[]) => {
+          a.bound = 0;
+          codes.forEach((v, c) => {
+            a.hints[c] = v;
+            const g = gb + (c >>> fi.GROUP_SHIFT);
+            a.hints[g] = Math.max(a.hints[g], v);
+            a.bound = Math.max(a.bound, v);
+          });
+        };
+        setExact(exactCodes());
+        // Mostly a span start (the rest: any granule, mostly not a span start).
+        const starts = [...Array(area).keys()].filter((k) => used[k] && !(k > 0 && used[k - 1] && !stop[k - 1]));
+        const i = starts.length > 0 && anyGranule < 0.7 ? starts[Math.min(starts.length - 1, Math.floor(pick * starts.length))] : Math.min(area - 1, Math.floor(pick * area));
+        const isStart = used[i] && !(i > 0 && used[i - 1] && !stop[i - 1]);
+        let end = i;
+        while (end < area && !stop[end]) end++;
+        end++;
+        const len = end - i;
+        const length = [0, len, len > 1 && rnd() < 0.5 ? len - 1 : len + 1, 1 + Math.floor(rnd() * 30)][lengthKind];
+        const before = { bits: bits.slice(), hints: a.hints.slice(), areaUsed: a.areaUsed, searchStart: a.searchStart, bound: a.bound, top: a.top };
+        const got = fi.releaseSpan(a, i, length);
+        if (!isStart || (length !== 0 && length !== len)) {
+          expect(got).toBe(-1);
+          expect(bits).toEqual(before.bits);
+          expect(a.hints).toEqual(before.hints);
+          expect([a.areaUsed, a.searchStart, a.bound, a.top]).toEqual([before.areaUsed, before.searchStart, before.bound, before.top]);
+          return;
+        }
+        expect(got).toBe(end);
+        for (let k = i; k < end; k++) used[k] = false;
+        stop[end - 1] = false;
+        for (let k = 0; k < area; k++) {
+          expect(bv.testBit(bits, k, bv.USED)).toBe(used[k]);
+          expect(bv.testBit(bits, k, bv.STOP)).toBe(stop[k]);
+        }
+        expect(a.areaUsed).toBe(before.areaUsed - len);
+        expect(a.searchStart).toBe(Math.min(before.searchStart, i));
+        // The merged run, measured at most HCAP granules to each side (to the area's end past top).
+        let l0 = i;
+        while (l0 > 0 && !used[l0 - 1]) l0--;
+        let r0 = end;
+        while (r0 < area && !used[r0]) r0++;
+        const l = Math.max(l0, i - fi.HCAP);
+        const r = end >= before.top ? area : Math.min(r0, end + fi.HCAP);
+        expect([fi.lastRun.start, fi.lastRun.length]).toEqual([l, r - l]);
+        expect(a.top).toBe(r === area ? Math.min(before.top, l) : before.top);
+        // Exact codes stay exact: chunks, groups and the bound.
+        const want = exactCodes();
+        const wantHints = new Uint8Array(buf.byteLength);
+        let wantBound = 0;
+        want.forEach((v, c) => {
+          wantHints[c] = v;
+          const g = gb + (c >>> fi.GROUP_SHIFT);
+          wantHints[g] = Math.max(wantHints[g], v);
+          wantBound = Math.max(wantBound, v);
+        });
+        expect(a.hints).toEqual(wantHints);
+        expect(a.bound).toBe(wantBound);
+      }),
+      { numRuns: 500 },
+    );
+  }, 120_000);
 
   it('a search records the exact longest window of the chunks it scans, for long requests too', () => {
     // A coarse code ("32 or more") could not record that a chunk has no window of 100, and every

@@ -5,10 +5,10 @@
  */
 import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
-import { STOP, USED, findBoundaryBackward, findSet, setBit, testBit } from './bitvector';
+import { STOP, USED, findBoundaryBackward, findSet, isSpanStart, setBit, testBit } from './bitvector';
 import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
 import { BlockIndex } from './blockindex';
-import { GROUP_SHIFT, chunkCount, findFit, findFitAligned, lastRun, lengthCode, noteEmpty, noteReleased } from './freeindex';
+import { GROUP_SHIFT, chunkCount, findFit, findFitAligned, lastRun, lengthCode, noteEmpty, releaseSpan } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -92,19 +92,23 @@ function checkInt(v: unknown, what: string): number {
 let pendingBackend: BlockBackend | null = null;
 
 /**
- * First granule of the live span that starts exactly at `address` inside `block`, or -1 (not
- * granule-aligned, not an integer, in the padding, free, or inside a span). A span starts at a
- * used granule whose predecessor is free or ends a span.
+ * Granule of `block` that starts exactly at `address`, past the padding, or -1 (not
+ * granule-aligned, not an integer, in the padding). Whether a span starts there is the bits' say.
  */
-function spanStartAt(block: Block, address: number): number {
+function granuleAt(block: Block, address: number): number {
   // The offset inside a block fits uint32 (blocks are < 4 GiB); integer ops on it stay off V8's
   // float paths. The round trip rejects fractions and unaligned addresses at once.
   const start = (address - block.rx) >>> block.pool.shift;
-  if (block.rx + start * block.pool.granularity !== address || start < block.padding) return -1;
-  const bits = block.bits;
-  if (!testBit(bits, start, USED)) return -1;
-  if (start > 0 && testBit(bits, start - 1, USED) && !testBit(bits, start - 1, STOP)) return -1;
-  return start;
+  return block.rx + start * block.pool.granularity === address && start >= block.padding ? start : -1;
+}
+
+/**
+ * First granule of the live span that starts exactly at `address` inside `block`, or -1 (see
+ * granuleAt; or free, or inside a span).
+ */
+function spanStartAt(block: Block, address: number): number {
+  const start = granuleAt(block, address);
+  return start >= 0 && isSpanStart(block.bits, start) ? start : -1;
 }
 
 /**
@@ -441,12 +445,15 @@ export class JitAllocator implements SpanOwner {
       }
       if (address >= 0 && (this._materialized.size === 0 || !this._materialized.has(address))) {
         const block = this._blockAt(address);
-        const start = block === null ? -1 : spanStartAt(block, address);
+        const start = block === null ? -1 : granuleAt(block, address);
         if (start >= 0) {
-          const end = findSet(block!.bits, start, block!.areaSize, STOP) + 1;
-          // A Span object is stale when its memory went to a span of another size.
-          if (span === null || span._size === (end - start) * block!.pool.granularity) {
-            this._release(block!, start, end, span);
+          // releaseSpan validates and frees in one pass; it changes nothing when no span starts
+          // there, or when a Span object is stale (its memory went to a span of another size),
+          // and the full path below reports the error.
+          const end = releaseSpan(block!, start, span === null ? 0 : span._size >>> block!.pool.shift);
+          if (end >= 0) {
+            if (span !== null) span._released = true; // it has no Buffers or cell to detach
+            this._freed(block!, start, end);
             return;
           }
         }
@@ -495,17 +502,21 @@ export class JitAllocator implements SpanOwner {
       span._detach();
       span._released = true;
     }
-    this._freeGranules(block, start, end);
+    releaseSpan(block, start, end - start); // validated by the caller: cannot fail
+    this._freed(block, start, end);
+  }
+
+  /** Accounting once the span `[start, end)` is free in the block's bit-vectors and index. */
+  private _freed(block: Block, start: number, end: number): void {
+    this._freedGranules(block, start, end);
     this._allocationCount--;
     if (block.areaUsed === block.padding) this._onEmpty(block);
   }
 
-  /** Frees granules `[start, end)` of a block: bits, pool total, free index, fill. */
-  private _freeGranules(block: Block, start: number, end: number): void {
+  /** After `releaseSpan` freed granules `[start, end)`: pool total, cursors, fill. */
+  private _freedGranules(block: Block, start: number, end: number): void {
     const pool = block.pool;
-    block.markReleased(start, end);
     pool.totalAreaUsed -= end - start;
-    noteReleased(block, start, end);
     pool.noteFreeRun(block, lastRun.start, lastRun.length);
     if (this._opts.fillUnusedMemory) this._fill(block.mem, start * pool.granularity, (end - start) * pool.granularity);
   }
@@ -559,8 +570,10 @@ export class JitAllocator implements SpanOwner {
     }
     const c = this._clientSpan(address);
     if (c !== undefined) c._size = newSize_;
-    this._freeGranules(block, newEnd, end);
+    // The tail becomes a span of its own (a stop bit before it), which releaseSpan frees.
     setBit(block.bits, newEnd - 1, STOP);
+    releaseSpan(block, newEnd, end - newEnd);
+    this._freedGranules(block, newEnd, end);
   }
 
   // ---------------------------------------------------------------------------------------------

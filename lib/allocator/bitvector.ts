@@ -42,16 +42,29 @@ export function testBit(bv: Uint32Array, i: number, o: number): boolean {
   return ((bv[w + (w & ~15) + o] >>> (i & 31)) & 1) !== 0;
 }
 
+/**
+ * Whether granule `i` starts a span: `used[i]` is set, and granule `i - 1` (if any) is free or
+ * ends a span. One combined bit, one branch: whether the predecessor is free is a coin flip when
+ * spans are released in random order, too costly as a branch of its own. @internal
+ */
+export function isSpanStart(bv: Uint32Array, i: number): boolean {
+  const w = i >>> 5;
+  const b = i & 31;
+  const k = w + (w & ~15);
+  let ok = bv[k + USED] >>> b;
+  if (b !== 0) {
+    ok &= ~((bv[k + USED] & ~bv[k + STOP]) >>> (b - 1));
+  } else if (i > 0) {
+    const kp = w - 1 + ((w - 1) & ~15); // the predecessor is the previous word's top bit
+    ok &= ~((bv[kp + USED] & ~bv[kp + STOP]) >>> 31);
+  }
+  return (ok & 1) !== 0;
+}
+
 /** Sets bit `i`. @internal */
 export function setBit(bv: Uint32Array, i: number, o: number): void {
   const w = i >>> 5;
   bv[w + (w & ~15) + o] |= 1 << (i & 31);
-}
-
-/** Clears bit `i`. @internal */
-export function clearBit(bv: Uint32Array, i: number, o: number): void {
-  const w = i >>> 5;
-  bv[w + (w & ~15) + o] &= ~(1 << (i & 31));
 }
 
 /** Sets bits `[start, start + len)`. @internal */
@@ -69,23 +82,6 @@ export function fillBits(bv: Uint32Array, start: number, len: number, o: number)
   bv[w + (w & ~15) + o] |= lo;
   while (++w < we) bv[w + (w & ~15) + o] = -1;
   bv[we + (we & ~15) + o] |= hi;
-}
-
-/** Clears bits `[start, start + len)`. @internal */
-export function clearBits(bv: Uint32Array, start: number, len: number, o: number): void {
-  if (len <= 0) return;
-  const end = start + len;
-  let w = start >>> 5;
-  const we = (end - 1) >>> 5;
-  const lo = -1 << (start & 31);
-  const hi = -1 >>> (31 - ((end - 1) & 31));
-  if (w === we) {
-    bv[w + (w & ~15) + o] &= ~(lo & hi);
-    return;
-  }
-  bv[w + (w & ~15) + o] &= ~lo;
-  while (++w < we) bv[w + (w & ~15) + o] = 0;
-  bv[we + (we & ~15) + o] &= ~hi;
 }
 
 /** First set bit in `[from, end)`, or `end` when there is none. @internal */
@@ -114,22 +110,6 @@ export function findClear(bv: Uint32Array, from: number, end: number, o: number)
   }
   const i = (w << 5) + ctz32(x);
   return i < end ? i : end;
-}
-
-/** Last set bit in `[lo, pos)`, or `lo - 1` when there is none. @internal */
-export function findSetBackward(bv: Uint32Array, pos: number, lo: number, o: number): number {
-  if (pos <= lo) return lo - 1;
-  const p = pos - 1;
-  let w = p >>> 5;
-  const wl = lo >>> 5;
-  let x = bv[w + (w & ~15) + o] & (-1 >>> (31 - (p & 31)));
-  while (x === 0) {
-    if (w === wl) return lo - 1;
-    w--;
-    x = bv[w + (w & ~15) + o];
-  }
-  const i = (w << 5) + 31 - Math.clz32(x);
-  return i >= lo ? i : lo - 1;
 }
 
 /**

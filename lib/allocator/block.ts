@@ -5,7 +5,7 @@
  * @internal
  */
 import type { BlockMemory } from './backend';
-import { STOP, USED, clearBit, clearBits, fillBits, pairLength, setBit } from './bitvector';
+import { STOP, USED, fillBits, pairLength, setBit } from './bitvector';
 import { chunkShiftFor, groupBaseFor, indexBytes, resetHints, type FreeArea } from './freeindex';
 import type { RBNode } from './rbtree';
 
@@ -100,13 +100,6 @@ export class Block implements FreeArea {
     } else if (this.searchStart === start) {
       this.searchStart = end;
     }
-  }
-
-  /** Marks `[start, end)` free (the caller updates the free index). */
-  markReleased(start: number, end: number): void {
-    clearBits(this.bits, start, end - start, USED);
-    clearBit(this.bits, end - 1, STOP);
-    this.areaUsed -= end - start;
   }
 
   /** Bytes of metadata this block holds. */
