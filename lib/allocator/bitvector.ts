@@ -51,14 +51,15 @@ export function isSpanStart(bv: Uint32Array, i: number): boolean {
   const w = i >>> 5;
   const b = i & 31;
   const k = w + (w & ~15);
-  let ok = bv[k + USED] >>> b;
+  // Bit 0 of each term; `& 1` keeps them int32 (a uint32 from >>> made V8 round-trip via double).
+  let ok = (bv[k + USED] >>> b) & 1;
   if (b !== 0) {
-    ok &= ~((bv[k + USED] & ~bv[k + STOP]) >>> (b - 1));
+    ok &= ~((bv[k + USED] & ~bv[k + STOP]) >>> (b - 1)) & 1;
   } else if (i > 0) {
     const kp = w - 1 + ((w - 1) & ~15); // the predecessor is the previous word's top bit
-    ok &= ~((bv[kp + USED] & ~bv[kp + STOP]) >>> 31);
+    ok &= ~((bv[kp + USED] & ~bv[kp + STOP]) >>> 31) & 1;
   }
-  return (ok & 1) !== 0;
+  return ok !== 0;
 }
 
 /** Sets bit `i`. @internal */
