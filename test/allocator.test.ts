@@ -460,10 +460,23 @@ describe('misuse', () => {
     expect(f.address).toBe(e.address);
     const before2 = jit2.statistics();
     throwsCode(() => jit2.release(e), 'InvalidState');
+    throwsCode(() => jit2.shrink(e, 64), 'InvalidState');
     expect(jit2.statistics()).toEqual(before2);
     expect(jit2.query(f.address)?.size).toBe(64);
+    // shrinking the live Span object works (its memory still holds the span it was)
+    jit2.shrink(f, 1);
+    expect(f.size).toBe(64);
     jit2._checkInvariants();
     jit2.close();
+    // ... and one whose block was unmapped after a release by address
+    const jit3 = new JitAllocator({ immediateRelease: true });
+    const g = jit3.alloc(64);
+    jit3.release(g.address);
+    expect(jit3.statistics().blockCount).toBe(0);
+    throwsCode(() => jit3.release(g), 'InvalidArgument');
+    throwsCode(() => jit3.shrink(g, 64), 'InvalidArgument');
+    expect(jit3.statistics().allocationCount).toBe(0);
+    jit3.close();
   });
 
   it('close() unmaps everything and makes every later use throw', () => {

@@ -102,13 +102,9 @@ function granuleAt(block: Block, address: number): number {
   return block.rx + start * block.pool.granularity === address && start >= block.padding ? start : -1;
 }
 
-/**
- * First granule of the live span that starts exactly at `address` inside `block`, or -1 (see
- * granuleAt; or free, or inside a span).
- */
-function spanStartAt(block: Block, address: number): number {
-  const start = granuleAt(block, address);
-  return start >= 0 && isSpanStart(block.bits, start) ? start : -1;
+/** End (exclusive) of the live span that starts at granule `start` of `block`, or -1 (none does). */
+function spanEndAt(block: Block, start: number): number {
+  return isSpanStart(block.bits, start) ? findSet(block.bits, start, block.areaSize, STOP) + 1 : -1;
 }
 
 /**
@@ -377,10 +373,10 @@ export class JitAllocator implements SpanOwner {
     }
     const block = this._blockAt(address);
     if (block === null) throw new JitError('InvalidArgument', `${what}: address 0x${address.toString(16)} is not in this allocator`);
-    const start = spanStartAt(block, address);
-    if (start < 0)
+    const start = granuleAt(block, address);
+    const end = start < 0 ? -1 : spanEndAt(block, start);
+    if (end < 0)
       throw new JitError('InvalidArgument', `${what}: address 0x${address.toString(16)} is not the start of a live span`);
-    const end = findSet(block.bits, start, block.areaSize, STOP) + 1;
     if (span !== null && span._size !== (end - start) * block.pool.granularity)
       throw new JitError('InvalidState', `${what}: the span is stale (released and its memory reused)`);
     // One reused result object: release() must not allocate.
@@ -431,31 +427,29 @@ export class JitAllocator implements SpanOwner {
     // anything unusual falls through to the full path, which also reports the errors.
     if (!this._closed && this._clients.size === 0) {
       let span: Span | null = null;
-      let address = -1;
-      if (typeof spanOrAddress === 'number') address = spanOrAddress;
-      else if (
-        spanOrAddress instanceof Span &&
-        spanOrAddress._x === null &&
-        spanOrAddress._owner === this &&
-        !spanOrAddress._released &&
-        spanOrAddress._epoch === this.epoch
-      ) {
+      let block: Block | null = null;
+      let start = -1;
+      if (typeof spanOrAddress === 'number') {
+        const address = spanOrAddress;
+        if (address >= 0 && (this._materialized.size === 0 || !this._materialized.has(address))) {
+          block = this._blockAt(address);
+          if (block !== null) start = granuleAt(block, address);
+        }
+      } else if (this._isCleanSpan(spanOrAddress)) {
+        // A Span knows its block and granule: no address lookup.
         span = spanOrAddress;
-        address = span.address;
+        block = span._block;
+        start = span._start;
       }
-      if (address >= 0 && (this._materialized.size === 0 || !this._materialized.has(address))) {
-        const block = this._blockAt(address);
-        const start = block === null ? -1 : granuleAt(block, address);
-        if (start >= 0) {
-          // releaseSpan validates and frees in one pass; it changes nothing when no span starts
-          // there, or when a Span object is stale (its memory went to a span of another size),
-          // and the full path below reports the error.
-          const end = releaseSpan(block!, start, span === null ? 0 : span._size >>> block!.pool.shift);
-          if (end >= 0) {
-            if (span !== null) span._released = true; // it has no Buffers or cell to detach
-            this._freed(block!, start, end);
-            return;
-          }
+      if (start >= 0) {
+        // releaseSpan validates and frees in one pass; it changes nothing when no span starts
+        // there, or when a Span object is stale (released by address, its memory reused by a span
+        // of another size), and the full path below reports the error.
+        const end = releaseSpan(block!, start, span === null ? 0 : span._size >>> block!.pool.shift);
+        if (end >= 0) {
+          if (span !== null) span._released = true; // it has no Buffers or cell to detach
+          this._freed(block!, start, end);
+          return;
         }
       }
     }
@@ -464,6 +458,24 @@ export class JitAllocator implements SpanOwner {
     if (this._clients.size !== 0 || (span !== null && span._client !== null))
       this._checkNoClient(loc.block.rx + loc.start * loc.block.pool.granularity, span, 'release');
     this._release(loc.block, loc.start, loc.end, span);
+  }
+
+  /**
+   * Whether `x` is a live-looking Span of this allocator with nothing to detach: no Buffers,
+   * liveness cell or client of its own (all live in `_x`), none on another Span of the same memory
+   * (_materialized is empty or lacks it), and its block still mapped. Whether its memory still holds the span it
+   * was (it may have been released by address and reused) is for the caller to check.
+   */
+  private _isCleanSpan(x: unknown): x is Span {
+    return (
+      x instanceof Span &&
+      x._x === null &&
+      x._owner === this &&
+      !x._released &&
+      x._epoch === this.epoch &&
+      x._block.node !== null &&
+      (this._materialized.size === 0 || !this._materialized.has(x.address))
+    );
   }
 
   /** @internal */
@@ -537,6 +549,17 @@ export class JitAllocator implements SpanOwner {
    * Growing throws `InvalidArgument`. The span's Buffers are detached (recreated on next access).
    */
   shrink(spanOrAddress: Span | number, newSize: number): void {
+    // Fast path: a clean Span (see _isCleanSpan) that is still the live span it was. _shrink checks
+    // newSize and throws before changing anything.
+    if (!this._closed && this._clients.size === 0 && this._isCleanSpan(spanOrAddress)) {
+      const block = spanOrAddress._block;
+      const start = spanOrAddress._start;
+      const end = spanEndAt(block, start);
+      if (end - start === spanOrAddress._size >>> block.pool.shift) {
+        this._shrink(block, start, end, spanOrAddress, newSize);
+        return;
+      }
+    }
     const loc = this._locate(spanOrAddress, 'shrink');
     this._checkNoClient(loc.block.rx + loc.start * loc.block.pool.granularity, loc.span, 'shrink');
     this._shrink(loc.block, loc.start, loc.end, loc.span, newSize);
