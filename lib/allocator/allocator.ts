@@ -462,9 +462,10 @@ export class JitAllocator implements SpanOwner {
 
   /**
    * Whether `x` is a live-looking Span of this allocator with nothing to detach: no Buffers,
-   * liveness cell or client of its own (all live in `_x`), none on another Span of the same memory
-   * (_materialized is empty or lacks it), and its block still mapped. Whether its memory still holds the span it
-   * was (it may have been released by address and reused) is for the caller to check.
+   * liveness cell or client of its own (all live in `_x`), none on another Span of the same
+   * memory (_materialized is empty or lacks it), and its block still mapped. Whether its memory
+   * still holds the span it was (it may have been released by address and reused) is for the
+   * caller to check.
    */
   private _isCleanSpan(x: unknown): x is Span {
     return (
@@ -555,7 +556,7 @@ export class JitAllocator implements SpanOwner {
       const block = spanOrAddress._block;
       const start = spanOrAddress._start;
       const end = spanEndAt(block, start);
-      if (end - start === spanOrAddress._size >>> block.pool.shift) {
+      if (end >= 0 && end - start === spanOrAddress._size >>> block.pool.shift) {
         this._shrink(block, start, end, spanOrAddress, newSize);
         return;
       }
