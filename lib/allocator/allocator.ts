@@ -926,7 +926,7 @@ export class JitAllocator implements SpanOwner {
       // Cursor soundness: no window of n free granules before cursor n.
       for (let k = 1; k <= CURSOR_MAX; k++) {
         if (pool.curKey[k] > pool.curGroupMax[(k - 1) >>> 3]) throw new Error(`cursor ${k} above its group bound`);
-        for (let g = (k - 1) >>> 3; g < pool.curPrefixMax.length; g++)
+        for (let g = (k - 1) >>> 3; g < pool.curPrefixMax.length && !pool.prefixStale; g++)
           if (pool.curKey[k] > pool.curPrefixMax[g]) throw new Error(`cursor ${k} above the prefix bound ${g}`);
         const cb = pool.curBlock[k];
         if (cb === null) continue;
