@@ -1,4 +1,5 @@
 // JitAllocator: real generated code, the write scope, clients, and misuse of every method.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { JitError } from '../lib/errors';
 import { VirtMem } from '../lib/virtmem';
@@ -408,6 +409,61 @@ describe('misuse', () => {
     throwsCode(() => jit.alloc(64, 5 as never), 'TypeError');
     expect(jit.statistics()).toEqual(before);
   });
+
+  it('a stale Span (released by address, memory reused) is refused by release and shrink, or hits only a span of its address and size', () => {
+    // release(span) and shrink(span) resolve a Span from its own block and granule; by address, a
+    // later span of the same address and size is indistinguishable (asmjit's semantics).
+    const opArb = fc.record({ op: fc.integer({ min: 0, max: 5 }), size: fc.integer({ min: 1, max: 700 }), pick: fc.nat() });
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 5, maxLength: 80 }), fc.constantFrom<object>({}, { immediateRelease: true }, { useMultiplePools: true }), (ops, options) => {
+        const jit = new JitAllocator(options);
+        try {
+          let live: Span[] = [];
+          const stale: Span[] = [];
+          for (const o of ops) {
+            if (o.op <= 1 || live.length === 0) {
+              live.push(jit.alloc(o.size));
+            } else if (o.op === 2) {
+              const [s] = live.splice(o.pick % live.length, 1);
+              jit.release(s.address); // the Span object does not learn it
+              stale.push(s);
+            } else if (o.op === 3) {
+              // shrink by address: track the span through a fresh Span object from query()
+              const i = o.pick % live.length;
+              jit.shrink(live[i].address, Math.min(live[i].size, o.size));
+              live[i] = jit.query(live[i].address)!;
+            } else if (stale.length > 0) {
+              const s = stale[o.pick % stale.length];
+              // (A Span released through the object itself knows it, and is always refused.)
+              const same = s.released ? -1 : live.findIndex((t) => t.address === s.address && t.size === s.size);
+              const before = jit.statistics();
+              let threw = false;
+              try {
+                if (o.op === 4) jit.release(s);
+                else jit.shrink(s, 1);
+              } catch (e) {
+                expect(e).toBeInstanceOf(JitError);
+                threw = true;
+              }
+              if (same < 0) {
+                expect(threw).toBe(true);
+                expect(jit.statistics()).toEqual(before);
+              } else {
+                expect(threw).toBe(false);
+                if (o.op === 4) live.splice(same, 1);
+                else live[same] = jit.query(s.address)!;
+              }
+            }
+          }
+          expect(jit.statistics().allocationCount).toBe(live.length);
+          jit._checkInvariants();
+        } finally {
+          jit.close();
+        }
+      }),
+      { numRuns: 150 },
+    );
+  }, 120_000);
 
   it('double, interior, unknown and foreign releases throw and change nothing', () => {
     using jit = new JitAllocator();
