@@ -59,7 +59,7 @@ describe('bit-vector', () => {
     );
   });
 
-  it('scans (findSet, findClear) match naive scans', () => {
+  it('scans (findSet, findClear, findSetBackward) match naive scans', () => {
     fc.assert(
       fc.property(bitsArb, fc.nat(), fc.nat(), (bits, a, b) => {
         const len = bits.length;
@@ -72,6 +72,9 @@ describe('bit-vector', () => {
         want = end;
         for (let i = from; i < end; i++) if (!bits[i]) { want = i; break; }
         expect(bv.findClear(v, from, end, O)).toBe(want);
+        want = from - 1;
+        for (let i = end - 1; i >= from; i--) if (bits[i]) { want = i; break; }
+        expect(bv.findSetBackward(v, end, from, O)).toBe(want);
         const vs = toBv(bits, OTHER);
         want = end;
         for (let i = from; i < end; i++) if (bits[i]) { want = i; break; }

@@ -113,6 +113,22 @@ export function findClear(bv: Uint32Array, from: number, end: number, o: number)
   return i < end ? i : end;
 }
 
+/** Last set bit in `[lo, pos)`, or `lo - 1` when there is none. @internal */
+export function findSetBackward(bv: Uint32Array, pos: number, lo: number, o: number): number {
+  if (pos <= lo) return lo - 1;
+  const p = pos - 1;
+  let w = p >>> 5;
+  const wl = lo >>> 5;
+  let x = bv[w + (w & ~15) + o] & (-1 >>> (31 - (p & 31)));
+  while (x === 0) {
+    if (w === wl) return lo - 1;
+    w--;
+    x = bv[w + (w & ~15) + o];
+  }
+  const i = (w << 5) + 31 - Math.clz32(x);
+  return i >= lo ? i : lo - 1;
+}
+
 /**
  * Last index `j` in `[lo, pos)` where `stop[j]` is set or `used[j]` is clear (a span boundary just
  * before `j + 1`), or `lo - 1` when there is none. @internal

@@ -27,7 +27,7 @@
  * 64, about 0.0016% of the block above.
  * @internal
  */
-import { STOP, USED, findClear, findSet, isSpanStart, scanInfo, scanWindow } from './bitvector';
+import { STOP, USED, findClear, findSet, findSetBackward, isSpanStart, scanInfo, scanWindow } from './bitvector';
 
 /** Chunks a block's index has at most while its chunks can still grow (up to MAX_CHUNK_SHIFT). @internal */
 export const MAX_CHUNKS = 256;
@@ -303,9 +303,10 @@ export const lastRun = { start: 0, length: 0 };
  * end, or -1, changing nothing, when no span starts there or it is not `length` granules long
  * (0: any length). Clears its `used` bits and its stop bit, updates the index (raises the codes of
  * the chunks, and their groups, whose windows grew) and reports the merged free run in
- * {@link lastRun}. Validation, clearing and measuring are one pass in one body: as separate
- * helpers (span start, end, clear, measure) V8 inlined a different subset of them on each run,
- * and the whole release measured 1.08-1.15x this one (W1 release, interleaved A/B).
+ * {@link lastRun}. Validation, clearing and measuring are one pass in one function, V8's unit of
+ * compilation: the bit-vector scans it calls are inlined into it every time. As separate steps
+ * called from release() (span start, end, clear, measure), V8 inlined a different subset of them
+ * on each run, and the whole release measured 1.08-1.15x this one (W1 release, interleaved A/B).
  * @internal
  */
 export function releaseSpan(a: FreeArea, start: number, length: number): number {
@@ -339,34 +340,13 @@ export function releaseSpan(a: FreeArea, start: number, length: number): number 
   }
   a.areaUsed -= end - start;
   if (start < a.searchStart) a.searchStart = start;
-  // The merged run's left end: after the last used granule in [start - HC, start). The scan stops
-  // in the first word when the neighbour is live, so no test of the neighbour first (whether it is
-  // free is a coin flip when spans are released in random order).
-  const lo = start > HC ? start - HC : 0;
-  const wlo = lo >>> 5;
-  let wl = w;
-  let x = bits[k + USED] & below;
-  while (x === 0 && wl > wlo) {
-    wl--;
-    x = bits[wl + (wl & ~15) + USED];
-  }
-  let l = x === 0 ? wl << 5 : (wl << 5) + 32 - Math.clz32(x);
-  if (l < lo) l = lo;
-  // Its right end: the first used granule in [end, end + HC). Everything from `top` on is free: a
-  // span that ends there (the last one placed in a filling block, W4's pattern) needs no scan.
-  let r = area;
-  if (end < a.top) {
-    const hi = end + HC < area ? end + HC : area;
-    const whi = (hi - 1) >>> 5;
-    let wr = end >>> 5;
-    let y = bits[wr + (wr & ~15) + USED] & (-1 << (end & 31));
-    while (y === 0 && wr < whi) {
-      wr++;
-      y = bits[wr + (wr & ~15) + USED];
-    }
-    r = y === 0 ? hi : (wr << 5) + 31 - Math.clz32(y & -y);
-    if (r > hi) r = hi;
-  }
+  // The merged run's ends, at most HC granules to each side. The scans stop in the first word
+  // when the neighbour is live, so no test of the neighbour first (whether it is free is a coin
+  // flip when spans are released in random order).
+  const l = findSetBackward(bits, start, start > HC ? start - HC : 0, USED) + 1;
+  // Everything from `top` on is free: a span that ends there (the last one placed in a filling
+  // block, W4's pattern) merges with the tail without a scan.
+  const r = end >= a.top ? area : findSet(bits, end, end + HC < area ? end + HC : area, USED);
   lastRun.start = l;
   lastRun.length = r - l;
   if (r === area && l < a.top) a.top = l;
