@@ -314,6 +314,8 @@ export function releaseSpan(a: FreeArea, start: number, length: number): number 
   const area = a.areaSize;
   if (!isSpanStart(bits, start)) return -1;
   // Its last granule: the first stop bit from start on (a live span has one inside the area).
+  // Scanned here rather than with findSet: the loop leaves the word to clear in hand (findSet
+  // and recomputing it measured 1.02-1.03x on W1 release).
   const w = start >>> 5;
   const k = w + (w & ~15);
   const wLast = (area - 1) >>> 5;
