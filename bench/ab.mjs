@@ -33,7 +33,14 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WORKTREE = 'worktree';
 
 if (args[0] === '--child') child(args[1], args[2], args[3].split(','), args[4], Number(args[5]));
-else parent();
+else {
+  try {
+    parent();
+  } catch (e) {
+    console.error(`ab: ${e.message.split('\n')[0]}`);
+    process.exit(2);
+  }
+}
 
 // ------------------------------------------------------------------------------------------------
 // Child: runs the workloads of both dists in turns and prints the per-run ns/op as JSON.
