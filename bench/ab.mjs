@@ -16,7 +16,7 @@
 // The inputs are WORKLOADS.md's (bench/rng.mjs); both sides use the native addon as built now
 // (build/ or prebuilds/), so this compares lib/ only.
 import { execFileSync } from 'node:child_process';
-import { cpSync, copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,7 +50,7 @@ function child(distA, distB, only, variantName, reps) {
   // Loaded in the order given: the parent swaps the order in every other process.
   const J = [require(path.join(distA, 'allocator/index.js')).JitAllocator, require(path.join(distB, 'allocator/index.js')).JitAllocator];
   const options = variantName === 'multiPool' ? { useMultiplePools: true } : {};
-  const w1in = genW1(100_000);
+  const w1in = only.includes('W1') ? genW1(100_000) : null;
   const w2in = only.includes('W2') ? genW2() : null;
   const w4in = only.includes('W4') ? genW4() : null;
   const out = {};
@@ -60,7 +60,7 @@ function child(distA, distB, only, variantName, reps) {
     warm = r < 0;
     for (const side of r % 2 === 0 ? [0, 1] : [1, 0]) {
       const Jit = J[side];
-      if (only.includes('W1')) {
+      if (w1in !== null) {
         const { sizes, order } = w1in;
         const n = sizes.length;
         const j = new Jit(options);
@@ -168,7 +168,7 @@ function build(rev, dir) {
   } else {
     const sha = execFileSync('git', ['-C', root, 'rev-parse', '--verify', `${rev}^{commit}`], { encoding: 'utf8' }).trim();
     const tar = execFileSync('git', ['-C', root, 'archive', '--format=tar', sha, 'lib', 'tsconfig.json'], { maxBuffer: 1 << 28 });
-    execFileSync('mkdir', ['-p', dir]);
+    mkdirSync(dir, { recursive: true });
     execFileSync('tar', ['-x', '-C', dir], { input: tar });
   }
   // dist/native.js loads the addon from the package root (node-gyp-build: build/ or prebuilds/).
