@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as bv from '../lib/allocator/bitvector';
 import { RBTree } from '../lib/allocator/rbtree';
 import * as fi from '../lib/allocator/freeindex';
+import { CURSOR_MAX, REUSE_DEPTH } from '../lib/allocator/block';
 import { JitAllocator, kWithBackend } from '../lib/allocator/allocator';
 // @ts-expect-error plain JS helpers shared with the bench
 import { makeFakeBackend } from '../bench/fake-backend.cjs';
@@ -187,6 +188,41 @@ describe('first-fit placement (free-space index and cursors)', () => {
     }
     return null; // a new block
   };
+
+  type ModelBlock = { bits: Uint32Array; areaSize: number; rx: number; next: ModelBlock | null; pool: { granularity: number; first: unknown } };
+  type ModelEntry = { b: ModelBlock; pos: number };
+  const blockOf = (j: JitAllocator, address: number) => (j as unknown as { _blockAt(a: number): ModelBlock })._blockAt(address);
+  const used = (b: ModelBlock, i: number) => bv.testBit(b.bits, i, bv.USED);
+  const noteModelReuse = (lists: Map<unknown, ModelEntry[][]>, b: ModelBlock, start: number, q: number) => {
+    if (q > CURSOR_MAX) return;
+    let l = start;
+    while (l > 0 && l > start - fi.HCAP && !used(b, l - 1)) l--;
+    if (!lists.has(b.pool)) lists.set(b.pool, Array.from({ length: CURSOR_MAX + 1 }, () => []));
+    const list = lists.get(b.pool)![q];
+    if (list.length === REUSE_DEPTH) list.pop();
+    list.push({ b, pos: l });
+  };
+  // The address the reuse lists give an allocation of `size`, or null (none: first fit).
+  const takeModelReuse = (j: JitAllocator, lists: Map<unknown, ModelEntry[][]>, size: number): number | null => {
+    const g0 = j.granularity;
+    const rounded = Math.ceil(size / g0) * g0;
+    const pools = (j as unknown as { _pools: { granularity: number; first: unknown }[] })._pools;
+    let pool = pools[0];
+    for (let i = pools.length - 1; i > 0; i--) if (rounded % pools[i].granularity === 0) { pool = pools[i]; break; }
+    const n = rounded / pool.granularity;
+    const list = n <= CURSOR_MAX ? lists.get(pool)?.[n] : undefined;
+    while (list !== undefined && list.length > 0) {
+      const { b, pos } = list.pop()!;
+      let mapped = false;
+      for (let x = pool.first as ModelBlock | null; x !== null; x = x.next) if (x === b) mapped = true;
+      if (!mapped || pos + n > b.areaSize || (pos > 0 && !used(b, pos - 1))) continue;
+      let free = true;
+      for (let i = pos; i < pos + n; i++) if (used(b, i)) free = false;
+      if (free) return b.rx + pos * pool.granularity;
+    }
+    return null;
+  };
+  let totalReused = 0;
 
   it('lanesAtLeast picks exactly the codes that reach the request (SWAR over 4 bytes)', () => {
     fc.assert(
@@ -477,41 +513,84 @@ describe('first-fit placement (free-space index and cursors)', () => {
     j.close();
   });
 
+  it('reuse lists: newest run first, a full list keeps its newest entry, reset forgets them', () => {
+    const j = fake({});
+    const spans = Array.from({ length: 2 * REUSE_DEPTH + 8 }, () => j.alloc(64));
+    // REUSE_DEPTH + 1 isolated one-granule holes: the last one overwrites the newest slot.
+    const freed: number[] = [];
+    for (let i = 1; i <= 2 * REUSE_DEPTH + 1; i += 2) {
+      j.release(spans[i]);
+      freed.push(spans[i].address);
+    }
+    expect(j.alloc(64).address).toBe(freed[REUSE_DEPTH]); // not first fit (freed[0])
+    expect(j.alloc(64).address).toBe(freed[REUSE_DEPTH - 2]); // freed[REUSE_DEPTH - 1] was overwritten
+    // Lists are per length: a two-granule request finds no window in the one-granule holes.
+    expect(j.alloc(128).address).toBe(spans[spans.length - 1].address + 64);
+    j._checkInvariants();
+    j.reset('soft');
+    const first = j.alloc(64).address;
+    j.release(first);
+    j.reset('soft');
+    j.release(j.alloc(128));
+    j.reset('soft');
+    expect(j.alloc(64).address).toBe(first); // no entry survives a reset: first fit
+    j.close();
+  });
+
   for (const [name, o] of [
     ['default', {}],
     ['useMultiplePools', { useMultiplePools: true }],
     ['immediateRelease', { immediateRelease: true, disableInitialPadding: true }],
   ] as const) {
-    it(`every alloc lands where plain first-fit puts it: ${name}`, () => {
+    it(`every alloc lands in the newest reusable run of its length, else where plain first-fit puts it: ${name}`, () => {
+      totalReused = 0;
       const op = fc.oneof(
-        fc.record({ k: fc.constant('alloc' as const), size: fc.oneof(fc.integer({ min: 1, max: 1100 }), fc.integer({ min: 1, max: 40000 })) }),
+        // A few small sizes repeat often: a release and a later alloc of the same length (the reuse lists).
+        fc.record({
+          k: fc.constant('alloc' as const),
+          size: fc.oneof(fc.constantFrom(64, 128, 192, 256, 512), fc.integer({ min: 1, max: 1100 }), fc.integer({ min: 1, max: 40000 })),
+        }),
         fc.record({ k: fc.constant('release' as const), i: fc.nat() }),
         fc.record({ k: fc.constant('shrink' as const), i: fc.nat(), size: fc.nat() }),
       );
       fc.assert(
-        fc.property(fc.array(op, { minLength: 1, maxLength: 400 }), (ops) => {
+        fc.property(fc.array(op, { minLength: 1, maxLength: 400, size: 'medium' }), (ops) => {
           const j = fake({ blockSize: 65536, ...o });
           const live: { address: number; size: number }[] = [];
+          // The reference model of the reuse lists: per pool and length, the runs that freed spans
+          // of that length merged into (start at most HCAP granules left of the freed range), newest
+          // last; a full list's newest entry is overwritten.
+          const lists = new Map<unknown, ModelEntry[][]>();
+          let reused = 0;
           for (const x of ops) {
             if (x.k === 'alloc') {
-              const want = naiveFirstFit(j, x.size);
+              const fromList = takeModelReuse(j, lists, x.size);
+              const want = fromList ?? naiveFirstFit(j, x.size);
               const s = j.alloc(x.size);
               if (want !== null) expect(s.address).toBe(want);
+              if (fromList !== null) reused++;
               live.push({ address: s.address, size: s.size });
             } else if (live.length > 0) {
               const idx = x.i % live.length;
               const l = live[idx];
               const to = x.k === 'release' ? 0 : x.size % l.size;
+              const b = blockOf(j, l.address);
+              const g = b.pool.granularity;
+              const newEnd = (l.address - b.rx + Math.ceil(to / g) * g) / g;
+              const end = (l.address - b.rx + l.size) / g;
               j.shrink(l.address, to);
               if (to === 0) live.splice(idx, 1);
               else l.size = j.query(l.address)!.size;
+              if (end > newEnd) noteModelReuse(lists, b, newEnd, end - newEnd);
             }
           }
+          totalReused += reused;
           j._checkInvariants();
           j.close();
         }),
         { numRuns: 150 },
       );
+      expect(totalReused).toBeGreaterThan(20); // the lists did place allocations
     });
   }
 });

@@ -6,7 +6,7 @@
 import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
 import { STOP, USED, findBoundaryBackward, findSet, isSpanStart, setBit, testBit } from './bitvector';
-import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
+import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool, REUSE_DEPTH } from './block';
 import { BlockIndex } from './blockindex';
 import { GROUP_SHIFT, chunkCount, findFit, findFitAligned, lastRun, lengthCode, noteEmpty, releaseSpan } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
@@ -262,21 +262,26 @@ export class JitAllocator implements SpanOwner {
     let from = 0;
     if (block === null) block = pool.first;
     else from = pool.cursorPos(n);
-    let s = -1;
-    while (block !== null) {
-      if (block.areaSize - block.areaUsed >= n && block.bound >= need) {
-        s = step === 1 ? findFit(block, n, from) : findFitAligned(block, n, step);
-        if (s >= 0) break;
+    // A run that a recent release of this length freed, if one still holds n at its start.
+    let s = cursor ? pool.takeReuse(n) : -1;
+    if (s >= 0) block = pool.takenBlock!;
+    else {
+      while (block !== null) {
+        if (block.areaSize - block.areaUsed >= n && block.bound >= need) {
+          s = step === 1 ? findFit(block, n, from) : findFitAligned(block, n, step);
+          if (s >= 0) break;
+        }
+        block = block.next;
+        from = 0;
       }
-      block = block.next;
-      from = 0;
+      if (block === null) {
+        block = this._newBlock(pool, n0 * base.granularity + (step === 1 ? 0 : align));
+        s = step === 1 ? block.padding : Math.ceil(block.padding / step) * step;
+      }
+      // s is the first fit: no window of n starts before the end of the span just placed. (A reused
+      // run need not be the first fit; the cursor stays a lower bound, allocation only removes space.)
+      if (cursor) pool.setCursor(n, block, s + n);
     }
-    if (block === null) {
-      block = this._newBlock(pool, n0 * base.granularity + (step === 1 ? 0 : align));
-      s = step === 1 ? block.padding : Math.ceil(block.padding / step) * step;
-    }
-    // No window of n can start inside the span just placed: the next search starts after it.
-    if (cursor) pool.setCursor(n, block, s + n);
     if (block.empty) {
       // A kept empty block is in use again.
       pool.emptyBlockCount--;
@@ -530,7 +535,7 @@ export class JitAllocator implements SpanOwner {
   private _freedGranules(block: Block, start: number, end: number): void {
     const pool = block.pool;
     pool.totalAreaUsed -= end - start;
-    pool.noteFreeRun(block, lastRun.start, lastRun.length);
+    pool.noteFreeRun(block, lastRun.start, lastRun.length, end - start);
     if (this._opts.fillUnusedMemory) this._fill(block.mem, start * pool.granularity, (end - start) * pool.granularity);
   }
 
@@ -922,6 +927,12 @@ export class JitAllocator implements SpanOwner {
         for (let g = b.groupBase + ((nc - 1) >>> GROUP_SHIFT) + 1; g < b.hints.length; g++)
           if (b.hints[g] !== 0) throw new Error(`padding group code ${g} is set`);
         used += b.areaUsed;
+      }
+      // Reuse entries: inside the lists' bounds, and no newer block sequence number than exists.
+      for (let q = 1; q <= CURSOR_MAX; q++) {
+        if (pool.reuseLen[q] > REUSE_DEPTH) throw new Error(`reuse list ${q} overflows`);
+        for (let t = 0; t < pool.reuseLen[q]; t++)
+          if (pool.reuseSeq![q * REUSE_DEPTH + t] >= pool.nextSeq) throw new Error(`reuse entry ${q}/${t} names no block`);
       }
       // Cursor soundness: no window of n free granules before cursor n.
       for (let k = 1; k <= CURSOR_MAX; k++) {

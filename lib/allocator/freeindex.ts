@@ -278,6 +278,29 @@ export function findFit(a: FreeArea, n: number, from: number): number {
 }
 
 /**
+ * Whether a free run starts at granule `pos` (pos is 0 or granule pos - 1 is used) and holds at
+ * least `n` (1..32) granules: `[pos, pos + n)` free and inside the area. The padding granule is
+ * marked used, so a run never starts inside it. @internal
+ */
+export function startsFreeRun(a: FreeArea, pos: number, n: number): boolean {
+  if (pos < 0 || pos + n > a.areaSize) return false;
+  const bits = a.bits;
+  // Granules pos - 1 .. pos + n - 1 (at most 33 bits, so up to two words): used, then n free.
+  const w = pos >>> 5;
+  const sh = pos & 31;
+  let x = bits[w + (w & ~15) + USED] >>> sh;
+  if (sh + n > 32) {
+    const w1 = w + 1;
+    x |= bits[w1 + (w1 & ~15) + USED] << (32 - sh); // sh > 0 here
+  }
+  if ((x & (-1 >>> (32 - n))) !== 0) return false;
+  if (pos === 0) return true;
+  const p = pos - 1;
+  const wp = p >>> 5;
+  return ((bits[wp + (wp & ~15) + USED] >>> (p & 31)) & 1) !== 0;
+}
+
+/**
  * Lowest `s >= searchStart`, a multiple of `step`, with `[s, s + n)` free, or -1: plain first-fit
  * over the free runs (aligned and very large requests). Does not change the index.
  * @internal
