@@ -262,8 +262,9 @@ export class JitAllocator implements SpanOwner {
     let from = 0;
     if (block === null) block = pool.first;
     else from = pool.cursorPos(n);
-    // A run that a recent release of this length freed, if one still holds n at its start.
-    let s = cursor ? pool.takeReuse(n) : -1;
+    // A run that a recent release of this length freed, if one still holds n at its start (the
+    // list's length tested here: no call while it is empty, as in a fill).
+    let s = cursor && pool.reuseLen[n] !== 0 ? pool.takeReuse(n) : -1;
     if (s >= 0) block = pool.takenBlock!;
     else {
       while (block !== null) {

@@ -191,6 +191,7 @@ export class Pool {
     for (let k = 1; k <= CURSOR_MAX; k++) {
       if (cb[k] === b) this.setCursor(k, b.next, 0);
     }
+    if (this.takenBlock === b) this.takenBlock = null; // do not keep an unmapped block's arrays alive
     if (b.prev) b.prev.next = b.next;
     else this.first = b.next;
     if (b.next) b.next.prev = b.prev;
