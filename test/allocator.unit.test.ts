@@ -170,14 +170,18 @@ describe('RB tree', () => {
 
 describe('first-fit placement (free-space index and cursors)', () => {
   const fake = (o: object) => JitAllocator[kWithBackend](makeFakeBackend(), o);
-  // The address plain first-fit would pick: blocks in creation order, lowest granule first.
-  const naiveFirstFit = (j: JitAllocator, size: number): number | null => {
+  // The pool a request of `size` bytes goes to, and its length there in granules.
+  const poolFor = (j: JitAllocator, size: number) => {
     const g0 = j.granularity;
     const rounded = Math.ceil(size / g0) * g0;
     const pools = (j as unknown as { _pools: { granularity: number; first: unknown }[] })._pools;
     let pool = pools[0];
     for (let i = pools.length - 1; i > 0; i--) if (rounded % pools[i].granularity === 0) { pool = pools[i]; break; }
-    const n = rounded / pool.granularity;
+    return { pool, n: rounded / pool.granularity };
+  };
+  // The address plain first-fit would pick: blocks in creation order, lowest granule first.
+  const naiveFirstFit = (j: JitAllocator, size: number): number | null => {
+    const { pool, n } = poolFor(j, size);
     type B = { bits: Uint32Array; areaSize: number; rx: number; next: B | null };
     for (let b = pool.first as B | null; b !== null; b = b.next) {
       let run = 0;
@@ -204,12 +208,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
   };
   // The address the reuse lists give an allocation of `size`, or null (none: first fit).
   const takeModelReuse = (j: JitAllocator, lists: Map<unknown, ModelEntry[][]>, size: number): number | null => {
-    const g0 = j.granularity;
-    const rounded = Math.ceil(size / g0) * g0;
-    const pools = (j as unknown as { _pools: { granularity: number; first: unknown }[] })._pools;
-    let pool = pools[0];
-    for (let i = pools.length - 1; i > 0; i--) if (rounded % pools[i].granularity === 0) { pool = pools[i]; break; }
-    const n = rounded / pool.granularity;
+    const { pool, n } = poolFor(j, size);
     const list = n <= CURSOR_MAX ? lists.get(pool)?.[n] : undefined;
     while (list !== undefined && list.length > 0) {
       const { b, pos } = list.pop()!;

@@ -933,7 +933,7 @@ export class JitAllocator implements SpanOwner {
       for (let q = 1; q <= CURSOR_MAX; q++) {
         if (pool.reuseLen[q] > REUSE_DEPTH) throw new Error(`reuse list ${q} overflows`);
         for (let t = 0; t < pool.reuseLen[q]; t++)
-          if (pool.reuseSeq![q * REUSE_DEPTH + t] >= pool.nextSeq) throw new Error(`reuse entry ${q}/${t} names no block`);
+          if (pool.reuse![q * REUSE_DEPTH + t] >= pool.nextSeq * 4294967296) throw new Error(`reuse entry ${q}/${t} names no block`);
       }
       // Cursor soundness: no window of n free granules before cursor n.
       for (let k = 1; k <= CURSOR_MAX; k++) {
