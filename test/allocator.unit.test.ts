@@ -197,6 +197,11 @@ describe('first-fit placement (free-space index and cursors)', () => {
   type ModelEntry = { b: ModelBlock; pos: number };
   const blockOf = (j: JitAllocator, address: number) => (j as unknown as { _blockAt(a: number): ModelBlock })._blockAt(address);
   const used = (b: ModelBlock, i: number) => bv.testBit(b.bits, i, bv.USED);
+  const blockCount = (pool: { first: unknown }) => {
+    let c = 0;
+    for (let x = pool.first as ModelBlock | null; x !== null; x = x.next) c++;
+    return c;
+  };
   const noteModelReuse = (lists: Map<unknown, ModelEntry[][]>, b: ModelBlock, start: number, q: number) => {
     if (q > CURSOR_MAX) return;
     let l = start;
@@ -212,9 +217,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
     const list = n <= CURSOR_MAX ? lists.get(pool)?.[n] : undefined;
     while (list !== undefined && list.length > 0) {
       const { b, pos } = list.pop()!;
-      let mapped = false;
-      for (let x = pool.first as ModelBlock | null; x !== null; x = x.next) if (x === b) mapped = true;
-      if (!mapped || pos + n > b.areaSize || (pos > 0 && !used(b, pos - 1))) continue;
+      if (pos + n > b.areaSize || (pos > 0 && !used(b, pos - 1))) continue;
       let free = true;
       for (let i = pos; i < pos + n; i++) if (used(b, i)) free = false;
       if (free) return b.rx + pos * pool.granularity;
@@ -577,10 +580,13 @@ describe('first-fit placement (free-space index and cursors)', () => {
               const g = b.pool.granularity;
               const newEnd = (l.address - b.rx + Math.ceil(to / g) * g) / g;
               const end = (l.address - b.rx + l.size) / g;
+              const blocksBefore = blockCount(b.pool);
               j.shrink(l.address, to);
               if (to === 0) live.splice(idx, 1);
               else l.size = j.query(l.address)!.size;
               if (end > newEnd) noteModelReuse(lists, b, newEnd, end - newEnd);
+              // Removing a block empties its pool's lists (they name blocks by index).
+              if (blockCount(b.pool) < blocksBefore) lists.delete(b.pool);
             }
           }
           totalReused += reused;

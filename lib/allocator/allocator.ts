@@ -929,11 +929,15 @@ export class JitAllocator implements SpanOwner {
           if (b.hints[g] !== 0) throw new Error(`padding group code ${g} is set`);
         used += b.areaUsed;
       }
-      // Reuse entries: inside the lists' bounds, and no newer block sequence number than exists.
+      // Reuse entries name blocks by their index in pool.blocks, the blocks in creation order.
+      let bi = 0;
+      for (let b = pool.first; b !== null; b = b.next, bi++)
+        if (pool.blocks[bi] !== b || b.index !== bi) throw new Error(`pool.blocks[${bi}] is not the pool's block ${bi}`);
+      if (bi !== pool.blocks.length) throw new Error('pool.blocks holds removed blocks');
       for (let q = 1; q <= CURSOR_MAX; q++) {
         if (pool.reuseLen[q] > REUSE_DEPTH) throw new Error(`reuse list ${q} overflows`);
         for (let t = 0; t < pool.reuseLen[q]; t++)
-          if (pool.reuse![q * REUSE_DEPTH + t] >= pool.nextSeq * 4294967296) throw new Error(`reuse entry ${q}/${t} names no block`);
+          if (pool.reuse![q * REUSE_DEPTH + t] >= bi * 4294967296) throw new Error(`reuse entry ${q}/${t} names no block`);
       }
       // Cursor soundness: no window of n free granules before cursor n.
       for (let k = 1; k <= CURSOR_MAX; k++) {

@@ -57,6 +57,8 @@ export class Block implements FreeArea {
   node: RBNode<Block> | null = null;
   /** Position in the pool's creation order (the order placement searches blocks in). */
   seq = 0;
+  /** Index in pool.blocks (the reuse lists name blocks by it). */
+  index = 0;
   /** RX and RW base addresses (equal unless dual-mapped) and the block size in bytes. */
   readonly rx: number;
   readonly rw: number;
@@ -148,12 +150,14 @@ export class Pool {
    */
   readonly curPrefixMax = new Float64Array(CURSOR_MAX >>> 3);
   prefixStale = false;
+  /** The pool's blocks in creation order, as an array (a block's `index`). */
+  readonly blocks: Block[] = [];
   /**
    * Reuse lists, per length q (1..CURSOR_MAX): the free runs that the last releases of q-granule
-   * spans merged into, as cursor keys (block seq, run start), newest on top (REUSE_DEPTH slots; a full list's top
-   * is overwritten). An allocation of q tries them before the first-fit search: W2's churn
-   * releases and allocates the same lengths, and the search from the cursors costs about half of
-   * its op.
+   * spans merged into, as keys `block index * 2^32 + run start`, newest on top (REUSE_DEPTH slots;
+   * a full list's top is overwritten). An allocation of q tries them before the first-fit search:
+   * W2's churn releases and allocates the same lengths, and the search from the cursors costs
+   * about half of its op. Removing a block empties them (indices shift; a rare event).
    */
   reuse: Float64Array | null = null;
   readonly reuseLen = new Uint8Array(CURSOR_MAX + 1);
@@ -167,13 +171,10 @@ export class Pool {
     this.shift = 31 - Math.clz32(granularity);
   }
 
-  /** Sequence number the next block gets (block numbers are never reused). */
-  get nextSeq(): number {
-    return this._nextSeq;
-  }
-
   append(b: Block): void {
     b.seq = this._nextSeq++;
+    b.index = this.blocks.length;
+    this.blocks.push(b);
     b.prev = this.last;
     b.next = null;
     if (this.last) this.last.next = b;
@@ -191,6 +192,10 @@ export class Pool {
       if (cb[k] === b) this.setCursor(k, b.next, 0);
     }
     if (this.takenBlock === b) this.takenBlock = null; // do not keep an unmapped block's arrays alive
+    const bs = this.blocks;
+    bs.splice(b.index, 1);
+    for (let i = b.index; i < bs.length; i++) bs[i].index = i;
+    this.reuseLen.fill(0); // entries name blocks by index
     if (b.prev) b.prev.next = b.next;
     else this.first = b.next;
     if (b.next) b.next.prev = b.prev;
@@ -225,16 +230,15 @@ export class Pool {
    */
   noteFreeRun(b: Block, start: number, length: number, q: number): void {
     if (q <= CURSOR_MAX) {
-      // Offer the run to the next allocations of q: push its cursor key (block seq, run start) on
-      // list q; a full list's newest entry is overwritten. The block goes by its sequence number,
-      // not by reference: no write barrier on the release path, and a removed block's number never
-      // comes back, so its entries die with it.
+      // Offer the run to the next allocations of q: push (block index, run start) on list q; a
+      // full list's newest entry is overwritten. A number, not a Block reference: no write barrier
+      // on the release path.
       const r = this.reuse ?? this._createReuseLists();
       const len = this.reuseLen;
       let top = len[q];
       if (top < REUSE_DEPTH) len[q] = top + 1;
       else top = REUSE_DEPTH - 1;
-      r[q * REUSE_DEPTH + top] = cursorKey(b, start);
+      r[q * REUSE_DEPTH + top] = b.index * 4294967296 + start;
     }
     const key = this.curKey;
     const gmax = this.curGroupMax;
@@ -283,13 +287,12 @@ export class Pool {
     let found = -1;
     while (top > 0) {
       const key = r[n * REUSE_DEPTH + --top];
-      const seq = Math.floor(key / 4294967296);
+      const index = Math.floor(key / 4294967296);
       // An int32 again: a double here would reach Span._start and turn that field into a boxed
       // double for every Span (W1 alloc 1.17x, W2 1.13x).
-      const pos = (key - seq * 4294967296) | 0;
-      let b = this.first;
-      while (b !== null && b.seq !== seq) b = b.next;
-      if (b !== null && startsFreeRun(b, pos, n)) {
+      const pos = (key - index * 4294967296) | 0;
+      const b = this.blocks[index];
+      if (startsFreeRun(b, pos, n)) {
         this.takenBlock = b;
         found = pos;
         break;
@@ -309,9 +312,9 @@ export class Pool {
     this.reuseLen.fill(0);
   }
 
-  /** Bytes of the cursor arrays and reuse lists (metadata accounting). */
+  /** Bytes of the cursor arrays, reuse lists and block array (metadata accounting). */
   cursorBytes(): number {
-    const reuse = this.reuse === null ? 0 : REUSE_SLOTS * 8;
+    const reuse = (this.reuse === null ? 0 : REUSE_SLOTS * 8) + this.blocks.length * 8;
     return (CURSOR_MAX + 1) * (8 + 8 + 1) + (CURSOR_MAX >>> 3) * 8 * 2 + reuse;
   }
 }
