@@ -27,7 +27,7 @@
  * 64, about 0.0016% of the block above.
  * @internal
  */
-import { STOP, USED, findClear, findSet, findSetBackward, isSpanStart, scanInfo, scanWindow } from './bitvector';
+import { STOP, USED, findClear, findSet, findSetBackward, isSpanStart, scanInfo, scanWindow, testBit } from './bitvector';
 
 /** Chunks a block's index has at most while its chunks can still grow (up to MAX_CHUNK_SHIFT). @internal */
 export const MAX_CHUNKS = 256;
@@ -294,10 +294,7 @@ export function startsFreeRun(a: FreeArea, pos: number, n: number): boolean {
     x |= bits[w1 + (w1 & ~15) + USED] << (32 - sh); // sh > 0 here
   }
   if ((x & (-1 >>> (32 - n))) !== 0) return false;
-  if (pos === 0) return true;
-  const p = pos - 1;
-  const wp = p >>> 5;
-  return ((bits[wp + (wp & ~15) + USED] >>> (p & 31)) & 1) !== 0;
+  return pos === 0 || testBit(bits, pos - 1, USED);
 }
 
 /**
