@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as bv from '../lib/allocator/bitvector';
 import { RBTree } from '../lib/allocator/rbtree';
 import * as fi from '../lib/allocator/freeindex';
-import { CURSOR_MAX, REUSE_DEPTH } from '../lib/allocator/block';
+import { REUSE_DEPTH, REUSE_MAX } from '../lib/allocator/block';
 import { JitAllocator, kWithBackend } from '../lib/allocator/allocator';
 // @ts-expect-error plain JS helpers shared with the bench
 import { makeFakeBackend } from '../bench/fake-backend.cjs';
@@ -168,7 +168,7 @@ describe('RB tree', () => {
   });
 });
 
-describe('first-fit placement (free-space index and cursors)', () => {
+describe('first-fit placement (free-space index and reuse lists)', () => {
   const fake = (o: object) => JitAllocator[kWithBackend](makeFakeBackend(), o);
   // The pool a request of `size` bytes goes to, and its length there in granules.
   const poolFor = (j: JitAllocator, size: number) => {
@@ -203,10 +203,10 @@ describe('first-fit placement (free-space index and cursors)', () => {
     return c;
   };
   const noteModelReuse = (lists: Map<unknown, ModelEntry[][]>, b: ModelBlock, start: number, q: number) => {
-    if (q > CURSOR_MAX) return;
+    if (q > REUSE_MAX) return;
     let l = start;
     while (l > 0 && l > start - fi.HCAP && !used(b, l - 1)) l--;
-    if (!lists.has(b.pool)) lists.set(b.pool, Array.from({ length: CURSOR_MAX + 1 }, () => []));
+    if (!lists.has(b.pool)) lists.set(b.pool, Array.from({ length: REUSE_MAX + 1 }, () => []));
     const list = lists.get(b.pool)![q];
     if (list.length === REUSE_DEPTH) list.pop();
     list.push({ b, pos: l });
@@ -214,7 +214,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
   // The address the reuse lists give an allocation of `size`, or null (none: first fit).
   const takeModelReuse = (j: JitAllocator, lists: Map<unknown, ModelEntry[][]>, size: number): number | null => {
     const { pool, n } = poolFor(j, size);
-    const list = n <= CURSOR_MAX ? lists.get(pool)?.[n] : undefined;
+    const list = n <= REUSE_MAX ? lists.get(pool)?.[n] : undefined;
     while (list !== undefined && list.length > 0) {
       const { b, pos } = list.pop()!;
       if (pos + n > b.areaSize || (pos > 0 && !used(b, pos - 1))) continue;
@@ -237,7 +237,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
     );
   });
 
-  it('findFit matches a naive first-fit for any loose codes, request length and cursor', () => {
+  it('findFit matches a naive first-fit for any loose codes and request length', () => {
     // A synthetic area of 3..40 finest chunks, or of 131..168 coarser ones (an area too big for
     // MAX_CHUNKS finer ones; several code words): random used bits, some chunk codes
     // and the bound raised by random amounts above the exact value (codes are upper bounds).
@@ -250,10 +250,9 @@ describe('first-fit placement (free-space index and cursors)', () => {
       seed: fc.integer(),
       slack: fc.array(fc.nat({ max: 15 }), { minLength: 40, maxLength: 40 }),
       n: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: fi.HCAP })),
-      pick: fc.double({ min: 0, max: 1, noNaN: true }),
     });
     fc.assert(
-      fc.property(areaArb, ({ chunks, shift, density, seed, slack, n, pick }) => {
+      fc.property(areaArb, ({ chunks, shift, density, seed, slack, n }) => {
         // The last chunk may be partial.
         const fine = shift === fi.MIN_CHUNK_SHIFT;
         const area = ((fine ? chunks : fi.MAX_CHUNKS / 2 + chunks) << shift) - (seed & 63);
@@ -290,10 +289,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
         }
         let want = -1;
         for (let i = ss; i + n <= area; i++) if (run[i] >= n) { want = i; break; }
-        // A cursor: any position up to the first fit (no window of n starts before it).
-        const last = want < 0 ? area : want;
-        const from = Math.min(last, Math.floor(pick * (last + 1)));
-        expect(fi.findFit(a, n, from)).toBe(want);
+        expect(fi.findFit(a, n)).toBe(want);
         // The caller places the fit (findFit's code for its chunk already counts it).
         if (want >= 0) {
           for (let i = want; i < want + n; i++) bv.setBit(bits, i, bv.USED);
@@ -306,12 +302,12 @@ describe('first-fit placement (free-space index and cursors)', () => {
           expect(a.hints[c]).toBeGreaterThanOrEqual(fi.lengthCode(m));
           expect(a.hints[gb + (c >>> fi.GROUP_SHIFT)]).toBeGreaterThanOrEqual(fi.lengthCode(m));
         }
-        // The bound stays sound (a failed search from a cursor may lower it to n - 1).
+        // The bound stays sound.
         let exactMax = 0;
         for (let i = 0; i < area; i++) exactMax = Math.max(exactMax, fi.lengthCode(run[i]));
         expect(a.bound).toBeGreaterThanOrEqual(exactMax);
-        if (want < 0 && from > ss) expect(a.bound).toBeLessThan(n);
-        if (want < 0 && from <= ss && ss < area) {
+        if (want < 0) expect(a.bound).toBeLessThan(n);
+        if (want < 0 && ss < area) {
           // The bound of a failed whole search: the largest group code from searchStart's group on.
           let m = 0;
           for (let g = ss >>> (a.chunkShift + fi.GROUP_SHIFT); g < fi.groupCount(area); g++) m = Math.max(m, a.hints[gb + g]);
@@ -486,20 +482,20 @@ describe('first-fit placement (free-space index and cursors)', () => {
     j.close();
   });
 
-  it('a cursor that starts mid-chunk keeps the hint of the windows before it', () => {
+  it('a fit in a chunk keeps the code of the shorter windows before it', () => {
     const j = fake({});
     const spans = [];
     for (let i = 0; i < 600; i++) spans.push(j.alloc(64)); // granules 1..600
     for (const i of [9, 10, 11]) j.release(spans[i]); // run [10, 13)
     for (let i = 19; i < 27; i++) j.release(spans[i]); // run [20, 28)
-    expect(j.alloc(512).address).toBe(spans[19].address); // cursor[8] -> 20, chunk hint stale
-    j.alloc(512); // scans from the cursor and fails in chunk 0, which still holds a run of 3
+    expect(j.alloc(512).address).toBe(spans[19].address); // the first window of 8
+    j.alloc(512); // fails in chunk 0, which still holds a run of 3
     j._checkInvariants();
     expect(j.alloc(192).address).toBe(spans[9].address);
     j.close();
   });
 
-  it('a failed search from a cursor leaves shorter windows before it findable', () => {
+  it('a failed search leaves shorter windows findable', () => {
     const j = fake({});
     const spans = [];
     for (let i = 1; i < 2048; i++) spans.push(j.alloc(64)); // the first block, full
@@ -507,7 +503,7 @@ describe('first-fit placement (free-space index and cursors)', () => {
     for (let g = 512; g < 520; g++) j.release(spans[g - 1]); // run of 8 at the start of chunk 2
     for (let g = 1000; g < 1010; g += 2) j.release(spans[g - 1]); // single granules in chunk 3
     expect(j.alloc(512).address).toBe(spans[511].address);
-    const next = j.alloc(512); // from the cursor: chunks 2..7 hold no window of 8, so a new block
+    const next = j.alloc(512); // no window of 8 left in the first block: a new block
     expect(j.statistics().blockCount).toBe(2);
     j._checkInvariants();
     expect(j.alloc(192).address).toBe(spans[9].address);

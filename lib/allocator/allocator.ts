@@ -6,7 +6,7 @@
 import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
 import { STOP, USED, findBoundaryBackward, findSet, isSpanStart, setBit, testBit } from './bitvector';
-import { Block, CURSOR_MAX, MAX_GROWN_BLOCK_SIZE, Pool, REUSE_DEPTH } from './block';
+import { Block, MAX_GROWN_BLOCK_SIZE, Pool, REUSE_DEPTH, REUSE_MAX } from './block';
 import { BlockIndex } from './blockindex';
 import { GROUP_SHIFT, chunkCount, findFit, findFitAligned, lastRun, lengthCode, noteEmpty, releaseSpan } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
@@ -256,32 +256,29 @@ export class JitAllocator implements SpanOwner {
     }
     const step = align > pool.granularity ? align / pool.granularity : 1;
     const need = lengthCode(n);
-    // First-fit in placement order, from the pool's cursor for this length when it has one.
-    const cursor = step === 1 && n <= CURSOR_MAX;
-    let block = cursor ? pool.curBlock[n] : null;
-    let from = 0;
-    if (block === null) block = pool.first;
-    else from = pool.cursorPos(n);
     // A run that a recent release of this length freed, if one still holds n at its start (the
     // list's length tested here: no call while it is empty, as in a fill).
-    let s = cursor && pool.reuseLen[n] !== 0 ? pool.takeReuse(n) : -1;
+    const listed = step === 1 && n <= REUSE_MAX;
+    let s = listed && pool.reuseLen[n] !== 0 ? pool.takeReuse(n) : -1;
+    let block: Block | null;
     if (s >= 0) block = pool.takenBlock!;
     else {
+      // First fit over the pool's blocks in creation order, from the length's block cursor. A
+      // block without room costs two tests: its bound drops below n once a search failed in it
+      // (asmjit's largest-unused-area test).
+      block = listed ? (pool.blocks[pool.cursor[n]] ?? null) : pool.first;
       while (block !== null) {
         if (block.areaSize - block.areaUsed >= n && block.bound >= need) {
-          s = step === 1 ? findFit(block, n, from) : findFitAligned(block, n, step);
+          s = step === 1 ? findFit(block, n) : findFitAligned(block, n, step);
           if (s >= 0) break;
         }
         block = block.next;
-        from = 0;
       }
       if (block === null) {
         block = this._newBlock(pool, n0 * base.granularity + (step === 1 ? 0 : align));
         s = step === 1 ? block.padding : Math.ceil(block.padding / step) * step;
       }
-      // s is the first fit: no window of n starts before the end of the span just placed. (A reused
-      // run need not be the first fit; the cursor stays a lower bound, allocation only removes space.)
-      if (cursor) pool.setCursor(n, block, s + n);
+      if (listed) pool.setCursor(n, block.index);
     }
     if (block.empty) {
       // A kept empty block is in use again.
@@ -532,7 +529,7 @@ export class JitAllocator implements SpanOwner {
     if (block.areaUsed === block.padding) this._onEmpty(block);
   }
 
-  /** After `releaseSpan` freed granules `[start, end)`: pool total, cursors, fill. */
+  /** After `releaseSpan` freed granules `[start, end)`: pool total, reuse list, fill. */
   private _freedGranules(block: Block, start: number, end: number): void {
     const pool = block.pool;
     pool.totalAreaUsed -= end - start;
@@ -793,7 +790,7 @@ export class JitAllocator implements SpanOwner {
         if (b !== keep) this._deleteBlock(b);
         b = next;
       }
-      pool.resetCursors();
+      pool.resetReuse();
       if (keep !== null) {
         pool.totalAreaUsed -= keep.areaUsed;
         const wasEmpty = keep.empty;
@@ -816,7 +813,7 @@ export class JitAllocator implements SpanOwner {
       blockCount += pool.blockCount;
       usedSize += pool.totalAreaUsed * pool.granularity;
       reservedSize += pool.reservedSize;
-      overheadSize += 64 + pool.cursorBytes();
+      overheadSize += 64 + pool.listBytes();
       for (let b = pool.first; b !== null; b = b.next) overheadSize += b.metadataBytes() + 48; // + RB node
     }
     const unusedSize = reservedSize - usedSize;
@@ -934,25 +931,21 @@ export class JitAllocator implements SpanOwner {
       for (let b = pool.first; b !== null; b = b.next, bi++)
         if (pool.blocks[bi] !== b || b.index !== bi) throw new Error(`pool.blocks[${bi}] is not the pool's block ${bi}`);
       if (bi !== pool.blocks.length) throw new Error('pool.blocks holds removed blocks');
-      for (let q = 1; q <= CURSOR_MAX; q++) {
+      for (let q = 1; q <= REUSE_MAX; q++) {
         if (pool.reuseLen[q] > REUSE_DEPTH) throw new Error(`reuse list ${q} overflows`);
         for (let t = 0; t < pool.reuseLen[q]; t++)
           if (pool.reuse![q * REUSE_DEPTH + t] >= bi * 4294967296) throw new Error(`reuse entry ${q}/${t} names no block`);
       }
-      // Cursor soundness: no window of n free granules before cursor n.
-      for (let k = 1; k <= CURSOR_MAX; k++) {
-        if (pool.curKey[k] > pool.curGroupMax[(k - 1) >>> 3]) throw new Error(`cursor ${k} above its group bound`);
-        for (let g = (k - 1) >>> 3; g < pool.curPrefixMax.length && !pool.prefixStale; g++)
-          if (pool.curKey[k] > pool.curPrefixMax[g]) throw new Error(`cursor ${k} above the prefix bound ${g}`);
-        const cb = pool.curBlock[k];
-        if (cb === null) continue;
-        if (cb.pool !== pool || this._tree.find(cb.rx)?.value !== cb) throw new Error(`cursor ${k} on a dead block`);
-        for (let b = pool.first; b !== null; b = b.next) {
-          const limit = b === cb ? pool.cursorPos(k) : b.seq < cb.seq ? b.areaSize : 0;
+      // Cursor soundness: no window of k in the blocks before cursor k; cursorMax bounds them all.
+      for (let k = 1; k <= REUSE_MAX; k++) {
+        const c = pool.cursor[k];
+        if (c < 0 || c > pool.cursorMax) throw new Error(`cursor ${k} = ${c} outside [0, cursorMax ${pool.cursorMax}]`);
+        for (let i = 0; i < c && i < pool.blocks.length; i++) {
+          const b = pool.blocks[i];
           let run = 0;
-          for (let i = 0; i < b.areaSize; i++) {
-            run = testBit(b.bits, i, USED) ? 0 : run + 1;
-            if (run === k && i - k + 1 < limit) throw new Error(`cursor ${k} skips a window at ${i - k + 1}`);
+          for (let g = 0; g < b.areaSize; g++) {
+            run = testBit(b.bits, g, USED) ? 0 : run + 1;
+            if (run === k) throw new Error(`cursor ${k} skips a window at ${g - k + 1} of block ${i}`);
           }
         }
       }

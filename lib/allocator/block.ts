@@ -12,8 +12,8 @@ import type { RBNode } from './rbtree';
 /** Largest block the growth policy produces (asmjit's cap). @internal */
 export const MAX_GROWN_BLOCK_SIZE = 64 * 1024 * 1024;
 
-/** Requests of up to this many granules keep a pool cursor (see Pool). @internal */
-export const CURSOR_MAX = 32;
+/** Requests of up to this many granules have reuse lists (see Pool). @internal */
+export const REUSE_MAX = 32;
 
 /**
  * Entries per length in a pool's reuse lists. W2 (pair ratios against no lists): 8 entries
@@ -21,12 +21,7 @@ export const CURSOR_MAX = 32;
  * @internal
  */
 export const REUSE_DEPTH = 16;
-const REUSE_SLOTS = (CURSOR_MAX + 1) * REUSE_DEPTH;
-
-/** Cursor key of granule `pos` of block b: orders (creation order, granule) with one compare. */
-function cursorKey(b: Block, pos: number): number {
-  return b.seq * 4294967296 + pos;
-}
+const REUSE_SLOTS = (REUSE_MAX + 1) * REUSE_DEPTH;
 
 /** Approximate bytes of one Block object + its typed-array headers (metadata accounting). @internal */
 export const BLOCK_OBJECT_BYTES = 256;
@@ -55,9 +50,7 @@ export class Block implements FreeArea {
   prev: Block | null = null;
   next: Block | null = null;
   node: RBNode<Block> | null = null;
-  /** Position in the pool's creation order (the order placement searches blocks in). */
-  seq = 0;
-  /** Index in pool.blocks (the reuse lists name blocks by it). */
+  /** Index in pool.blocks, the creation order (placement searches blocks in it; reuse entries name blocks by it). */
   index = 0;
   /** RX and RW base addresses (equal unless dual-mapped) and the block size in bytes. */
   readonly rx: number;
@@ -129,40 +122,30 @@ export class Pool {
   /** Σ block sizes in bytes. */
   reservedSize = 0;
   readonly shift: number;
-  private _nextSeq = 0;
-  /**
-   * Cursors, per request length n (granules, 1..CURSOR_MAX): no window of n free granules lies
-   * before granule p of block curBlock[n] in placement order, so first-fit may start
-   * there. `null` means "from the first block". Allocation only removes free space, so a cursor
-   * stays a lower bound; a release lowers the cursors of the lengths its merged run can hold.
-   * curKey[n] = curBlock[n].seq * 2^32 + p orders cursors with one compare (0 for null).
-   */
-  readonly curBlock: (Block | null)[] = new Array<Block | null>(CURSOR_MAX + 1).fill(null);
-  readonly curKey = new Float64Array(CURSOR_MAX + 1);
-  /** Upper bound of curKey over each group of 8 lengths (1..8, 9..16, ...): lets a release skip them. */
-  readonly curGroupMax = new Float64Array(CURSOR_MAX >>> 3);
-  /**
-   * curPrefixMax[g]: upper bound of curKey over lengths 1..8(g + 1), nondecreasing in g. One test
-   * tells a release that no cursor it could lower lies past its run (W1's drain: 99.9% of them),
-   * where the loop over the groups cost a mispredicted exit each time (~14 ns of ~115). Rebuilt
-   * from curGroupMax by the first release after a cursor moved (keeping it current in setCursor
-   * cost W1's fill ~10 ns per alloc).
-   */
-  readonly curPrefixMax = new Float64Array(CURSOR_MAX >>> 3);
-  prefixStale = false;
   /** The pool's blocks in creation order, as an array (a block's `index`). */
   readonly blocks: Block[] = [];
   /**
-   * Reuse lists, per length q (1..CURSOR_MAX): the free runs that the last releases of q-granule
+   * Reuse lists, per length q (1..REUSE_MAX): the free runs that the last releases of q-granule
    * spans merged into, as keys `block index * 2^32 + run start`, newest on top (REUSE_DEPTH slots;
    * a full list's top is overwritten). An allocation of q tries them before the first-fit search:
-   * W2's churn releases and allocates the same lengths, and the search from the cursors costs
-   * about half of its op. Removing a block empties them (indices shift; a rare event).
+   * W2's churn releases and allocates the same lengths, and the first-fit search was about half
+   * of its op. Removing a block empties them (indices shift; a rare event).
    */
   reuse: Float64Array | null = null;
-  readonly reuseLen = new Uint8Array(CURSOR_MAX + 1);
+  readonly reuseLen = new Uint8Array(REUSE_MAX + 1);
   /** Set by takeReuse(): the block of the run it returned. */
   takenBlock: Block | null = null;
+  /**
+   * Block cursors, per request length n (1..REUSE_MAX): no block before pool.blocks[cursor[n]]
+   * holds a window of n free granules, so first fit starts there (a filled block is not walked
+   * again by every later allocation). Allocation only removes space, so a cursor stays valid; a
+   * release lowers the cursors of the lengths its merged run holds. Block-granular: the block's
+   * own index finds the position, and releases in or after the cursors' blocks (every one once
+   * they sit in the first block) cost one test against `cursorMax`.
+   */
+  readonly cursor = new Int32Array(REUSE_MAX + 1);
+  /** An upper bound of every cursor. */
+  cursorMax = 0;
 
   constructor(
     readonly id: number,
@@ -172,7 +155,6 @@ export class Pool {
   }
 
   append(b: Block): void {
-    b.seq = this._nextSeq++;
     b.index = this.blocks.length;
     this.blocks.push(b);
     b.prev = this.last;
@@ -186,16 +168,17 @@ export class Pool {
   }
 
   remove(b: Block): void {
-    // Cursors into b move to its successor: b held no earlier fit, and its space is gone.
-    const cb = this.curBlock;
-    for (let k = 1; k <= CURSOR_MAX; k++) {
-      if (cb[k] === b) this.setCursor(k, b.next, 0);
-    }
     if (this.takenBlock === b) this.takenBlock = null; // do not keep an unmapped block's arrays alive
     const bs = this.blocks;
     bs.splice(b.index, 1);
     for (let i = b.index; i < bs.length; i++) bs[i].index = i;
     this.reuseLen.fill(0); // entries name blocks by index
+    // Blocks after b move down one index; a cursor at b now names its successor (b held no
+    // earlier window, and its space is gone). A block empties through a release whose merged
+    // run (the whole block) already lowered every cursor to b, so this is for completeness.
+    const cur = this.cursor;
+    for (let k = 1; k <= REUSE_MAX; k++) if (cur[k] > b.index) cur[k]--;
+    if (this.cursorMax > b.index) this.cursorMax--;
     if (b.prev) b.prev.next = b.next;
     else this.first = b.next;
     if (b.next) b.next.prev = b.prev;
@@ -206,67 +189,44 @@ export class Pool {
     this.totalAreaUsed -= b.areaUsed;
   }
 
-  /** Granule of the cursor of length k inside curBlock[k]. */
-  cursorPos(k: number): number {
-    const b = this.curBlock[k];
-    return b === null ? 0 : this.curKey[k] - cursorKey(b, 0);
-  }
-
-  /** Sets the cursor of length k (block null: from the first block). */
-  setCursor(k: number, b: Block | null, pos: number): void {
-    const nk = b === null ? 0 : cursorKey(b, pos);
-    this.curBlock[k] = b;
-    this.curKey[k] = nk;
-    const g = (k - 1) >>> 3;
-    if (nk > this.curGroupMax[g]) this.curGroupMax[g] = nk;
-    this.prefixStale = true;
-  }
-
   /**
-   * A free run `[start, start + length)` appeared in block b, freeing q granules: offer it to the
-   * next allocations of q (reuse lists) and lower the cursors it can serve. One call for both,
-   * the push written out: the release path sits at V8's inlining budget, and a separate push
-   * method measured 1.16x on W1's release (1.04x this way).
+   * A release (or shrink) freed q granules and they merged into the free run starting at granule
+   * `start` of block b: offer that run to the next allocations of q. Push (block index, run
+   * start) on list q; a full list's newest entry is overwritten. A number, not a Block reference:
+   * no write barrier on the release path.
    */
   noteFreeRun(b: Block, start: number, length: number, q: number): void {
-    if (q <= CURSOR_MAX) {
-      // Offer the run to the next allocations of q: push (block index, run start) on list q; a
-      // full list's newest entry is overwritten. A number, not a Block reference: no write barrier
-      // on the release path.
-      const r = this.reuse ?? this._createReuseLists();
-      const len = this.reuseLen;
-      let top = len[q];
-      if (top < REUSE_DEPTH) len[q] = top + 1;
-      else top = REUSE_DEPTH - 1;
-      r[q * REUSE_DEPTH + top] = b.index * 4294967296 + start;
-    }
-    const key = this.curKey;
-    const gmax = this.curGroupMax;
-    const m = length < CURSOR_MAX ? length : CURSOR_MAX;
-    const nk = cursorKey(b, start);
-    const pm = this.curPrefixMax;
-    if (this.prefixStale) this._updatePrefix();
-    if (pm[(m - 1) >>> 3] <= nk) return;
-    for (let g = 0, k0 = 1; k0 <= m; g++, k0 += 8) {
-      if (gmax[g] <= nk) continue; // no cursor of this group lies past the run
-      const k1 = k0 + 7 < m ? k0 + 7 : m;
-      for (let k = k0; k <= k1; k++) {
-        if (key[k] > nk) {
-          key[k] = nk;
-          this.curBlock[k] = b;
-        }
-      }
-      if (k1 === k0 + 7) gmax[g] = nk; // the whole group is now at or before nk
-    }
-    this._updatePrefix();
+    if (b.index < this.cursorMax) this._lowerCursors(b.index, length);
+    if (q > REUSE_MAX) return;
+    const r = this.reuse ?? this._createReuseLists();
+    const len = this.reuseLen;
+    let top = len[q];
+    if (top < REUSE_DEPTH) len[q] = top + 1;
+    else top = REUSE_DEPTH - 1;
+    r[q * REUSE_DEPTH + top] = b.index * 4294967296 + start;
   }
 
-  private _updatePrefix(): void {
-    const gmax = this.curGroupMax;
-    const pm = this.curPrefixMax;
-    let p = 0;
-    for (let g = 0; g < pm.length; g++) pm[g] = p = gmax[g] > p ? gmax[g] : p;
-    this.prefixStale = false;
+  /** A run of `length` granules is free in block `bi`: cursors of the lengths it holds move there. */
+  private _lowerCursors(bi: number, length: number): void {
+    const cur = this.cursor;
+    const m = length < REUSE_MAX ? length : REUSE_MAX;
+    let lowered = false;
+    for (let k = 1; k <= m; k++) {
+      if (cur[k] > bi) {
+        cur[k] = bi;
+        lowered = true;
+      }
+    }
+    if (!lowered) return;
+    let max = 0;
+    for (let k = 1; k <= REUSE_MAX; k++) if (cur[k] > max) max = cur[k];
+    this.cursorMax = max;
+  }
+
+  /** First fit for n placed in the block at index bi: no earlier block holds a window of n. */
+  setCursor(n: number, bi: number): void {
+    this.cursor[n] = bi;
+    if (bi > this.cursorMax) this.cursorMax = bi;
   }
 
   /** The reuse lists are created by the pool's first release: a pool only ever filled pays nothing. */
@@ -302,19 +262,15 @@ export class Pool {
     return found;
   }
 
-  /** Forgets every cursor and reuse entry (reset, wipe). */
-  resetCursors(): void {
-    this.curBlock.fill(null);
-    this.curKey.fill(0);
-    this.curGroupMax.fill(0);
-    this.curPrefixMax.fill(0);
-    this.prefixStale = false;
+  /** Forgets every reuse entry and cursor (reset, wipe). */
+  resetReuse(): void {
     this.reuseLen.fill(0);
+    this.cursor.fill(0);
+    this.cursorMax = 0;
   }
 
-  /** Bytes of the cursor arrays, reuse lists and block array (metadata accounting). */
-  cursorBytes(): number {
-    const reuse = (this.reuse === null ? 0 : REUSE_SLOTS * 8) + this.blocks.length * 8;
-    return (CURSOR_MAX + 1) * (8 + 8 + 1) + (CURSOR_MAX >>> 3) * 8 * 2 + reuse;
+  /** Bytes of the reuse lists, cursors and the block array (metadata accounting). */
+  listBytes(): number {
+    return (this.reuse === null ? 0 : REUSE_SLOTS * 8) + (REUSE_MAX + 1) * 5 + this.blocks.length * 8;
   }
 }

@@ -175,22 +175,20 @@ export function maxCode(a: FreeArea, first: number): number {
 }
 
 /**
- * Lowest index `s >= max(from, searchStart)` such that granules `[s, s + n)` are free, or -1.
- * `from` is a caller's lower bound of the first fit (a pool cursor, see block.ts): no window of
- * `n` starts before it. A failed search makes the codes it scanned exact, and `bound` exact when
- * it covered the whole block, at most n - 1 when it started at a cursor. On success the caller
- * must place `[s, s + n)`: the code of the chunk holding s already counts it as used. @internal
+ * Lowest index `s` such that granules `[s, s + n)` are free, or -1 (first fit; the search starts
+ * at searchStart). A failed search makes the codes it scanned and `bound` exact. On success the
+ * caller must place `[s, s + n)`: the code of the chunk holding s already counts it as used.
+ * @internal
  */
-export function findFit(a: FreeArea, n: number, from: number): number {
+export function findFit(a: FreeArea, n: number): number {
   const area = a.areaSize;
   const ss = a.searchStart;
   // Nothing free before the free tail (a block being filled): the first fit is the tail's start.
   if (ss === a.top) return ss + n <= area ? ss : -1;
   if (n > HC) return findFitAligned(a, n, 1);
-  const whole = from <= ss; // the search sees every free granule of the block
-  const pos = whole ? ss : from;
+  const pos = ss;
   if (pos >= area) {
-    if (!whole && a.bound >= n) a.bound = n - 1; // no window of n in the block, as at the end
+    a.bound = 0; // nothing free
     return -1;
   }
   const used = a.bits;
@@ -232,17 +230,13 @@ export function findFit(a: FreeArea, n: number, from: number): number {
           const f = pos > cStart ? pos : cStart;
           // The chunk's code before this search: an upper bound of every window starting in it.
           const old = (x >>> (bit - 7)) & 255;
-          // Code bound of the windows that start before `f` (only when the search started mid-chunk
-          // at a cursor): shorter than n, and no longer than the chunk's code.
-          let prefix = 0;
-          if (f > cStart && !whole) prefix = old < n - 1 ? old : n - 1;
           const s = scanWindow(used, f, cEnd, area, n, HC, USED);
           if (s >= 0) {
             // The caller places [s, s + n). Measure the rest of the chunk now, while its words are
             // hot: the code stays exact, and the next search that reaches this chunk does not fail
             // in it (the fit usually takes the chunk's longest window). Windows in [f, s) are known
             // from the scan.
-            let code = scanInfo.before > prefix ? scanInfo.before : prefix;
+            let code = scanInfo.before;
             if (s + n < cEnd) {
               // Windows after the fit are as they were: none is longer than `old`, so the measure
               // stops at the first one that long.
@@ -255,25 +249,23 @@ export function findFit(a: FreeArea, n: number, from: number): number {
           }
           // No window of n starts in [f, cEnd): -s - 1 is the longest one that does.
           const best = -s - 1;
-          hints[c] = best > prefix ? best : prefix;
+          hints[c] = best;
           m &= m - 1;
         }
         if (++wi >= wEnd) break;
         x = words[wi] | 0;
       }
       // No window of n starts in the group: none from pos on (just scanned), none before pos
-      // (the cursor's promise, or searchStart's).
+      // (nothing is free before searchStart).
       hints[gb + g] = n - 1;
       gm &= gm - 1;
     }
     if (++gwi >= nWords) break;
     gx = words[gwi] | 0;
   }
-  // Every group code from pos's group on is below n now; a search that saw the whole block makes
-  // its bound exact. One from a cursor still learnt that the block has no window of n: none starts
-  // before the cursor.
-  if (whole) a.bound = maxCode(a, gb + pg);
-  else if (a.bound >= n) a.bound = n - 1;
+  // Every group code from pos's group on is below n now, and nothing is free before pos: the
+  // bound becomes exact.
+  a.bound = maxCode(a, gb + pg);
   return -1;
 }
 
