@@ -511,6 +511,24 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     j.close();
   });
 
+  it('block cursors: a search moves them to the block it placed in; removing a block shifts the ones past it', () => {
+    const j = fake({});
+    type P = { blocks: { index: number }[]; cursor: Int32Array; cursorMax: number; remove(b: unknown): void };
+    const pool = (j as unknown as { _pools: P[] })._pools[0];
+    // 64 KiB base: blocks of 2048 and 4096 granules (one padding granule each), then a third.
+    for (let i = 0; i < 2047 + 4095 + 10; i++) j.alloc(64);
+    expect(pool.blocks.length).toBe(3);
+    expect([pool.cursor[1], pool.cursorMax]).toEqual([2, 2]);
+    j._checkInvariants();
+    // Removing the middle block directly (the allocator never does while a cursor is past it):
+    // cursor 1 must follow its block, now at index 1.
+    pool.remove(pool.blocks[1]);
+    expect(pool.blocks.map((b) => b.index)).toEqual([0, 1]);
+    expect([pool.cursor[1], pool.cursorMax]).toEqual([1, 1]);
+    expect(pool.cursor[2]).toBe(0); // never moved by a search: stays at the first block
+    j.close();
+  });
+
   it('reuse lists: newest run first, a full list keeps its newest entry, reset forgets them', () => {
     const j = fake({});
     const spans = Array.from({ length: 2 * REUSE_DEPTH + 8 }, () => j.alloc(64));

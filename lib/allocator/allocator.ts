@@ -790,7 +790,7 @@ export class JitAllocator implements SpanOwner {
         if (b !== keep) this._deleteBlock(b);
         b = next;
       }
-      pool.resetReuse();
+      pool.resetPlacement();
       if (keep !== null) {
         pool.totalAreaUsed -= keep.areaUsed;
         const wasEmpty = keep.empty;
@@ -813,7 +813,7 @@ export class JitAllocator implements SpanOwner {
       blockCount += pool.blockCount;
       usedSize += pool.totalAreaUsed * pool.granularity;
       reservedSize += pool.reservedSize;
-      overheadSize += 64 + pool.listBytes();
+      overheadSize += 64 + pool.placementBytes();
       for (let b = pool.first; b !== null; b = b.next) overheadSize += b.metadataBytes() + 48; // + RB node
     }
     const unusedSize = reservedSize - usedSize;

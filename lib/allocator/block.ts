@@ -190,10 +190,11 @@ export class Pool {
   }
 
   /**
-   * A release (or shrink) freed q granules and they merged into the free run starting at granule
-   * `start` of block b: offer that run to the next allocations of q. Push (block index, run
-   * start) on list q; a full list's newest entry is overwritten. A number, not a Block reference:
-   * no write barrier on the release path.
+   * A release (or shrink) freed q granules and they merged into the free run
+   * `[start, start + length)` of block b: lower the block cursors of the lengths the run holds (one
+   * test while b is at or past them all), then offer the run to the next allocations of q. Push
+   * (block index, run start) on list q; a full list's newest entry is overwritten. A number, not a
+   * Block reference: no write barrier on the release path.
    */
   noteFreeRun(b: Block, start: number, length: number, q: number): void {
     if (b.index < this.cursorMax) this._lowerCursors(b.index, length);
@@ -263,14 +264,14 @@ export class Pool {
   }
 
   /** Forgets every reuse entry and cursor (reset, wipe). */
-  resetReuse(): void {
+  resetPlacement(): void {
     this.reuseLen.fill(0);
     this.cursor.fill(0);
     this.cursorMax = 0;
   }
 
   /** Bytes of the reuse lists, cursors and the block array (metadata accounting). */
-  listBytes(): number {
+  placementBytes(): number {
     return (this.reuse === null ? 0 : REUSE_SLOTS * 8) + (REUSE_MAX + 1) * 5 + this.blocks.length * 8;
   }
 }

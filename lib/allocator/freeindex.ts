@@ -186,8 +186,7 @@ export function findFit(a: FreeArea, n: number): number {
   // Nothing free before the free tail (a block being filled): the first fit is the tail's start.
   if (ss === a.top) return ss + n <= area ? ss : -1;
   if (n > HC) return findFitAligned(a, n, 1);
-  const pos = ss;
-  if (pos >= area) {
+  if (ss >= area) {
     a.bound = 0; // nothing free
     return -1;
   }
@@ -198,17 +197,17 @@ export function findFit(a: FreeArea, n: number): number {
   const gb = a.groupBase;
   const nCodeWords = gb >>> 2; // the group codes follow the chunk codes
   const nWords = words.length;
-  const pc = pos >>> CS; // chunk and group of pos
+  const pc = ss >>> CS; // chunk and group of searchStart
   const pg = pc >>> GROUP_SHIFT;
   let gwi = nCodeWords + (pg >>> 2);
-  // Group codes (then chunk codes) before pos's are masked out: code 0 never matches.
+  // Group codes (then chunk codes) before searchStart's are masked out: code 0 never matches.
   let gx = words[gwi] & (-1 << ((pg & 3) << 3));
   for (;;) {
     let gm = lanesAtLeast(gx, n);
     while (gm !== 0) {
       const gbit = 31 - Math.clz32(gm & -gm);
       const g = ((gwi - nCodeWords) << 2) + (gbit >>> 3);
-      // The group's code words, from pos's chunk in pos's group.
+      // The group's code words, from searchStart's chunk in its group.
       let wi = g << (GROUP_SHIFT - 2);
       let wEnd = wi + (1 << (GROUP_SHIFT - 2));
       if (wEnd > nCodeWords) wEnd = nCodeWords;
@@ -227,7 +226,7 @@ export function findFit(a: FreeArea, n: number): number {
           const cStart = c << CS;
           let cEnd = cStart + (1 << CS);
           if (cEnd > area) cEnd = area;
-          const f = pos > cStart ? pos : cStart;
+          const f = ss > cStart ? ss : cStart;
           // The chunk's code before this search: an upper bound of every window starting in it.
           const old = (x >>> (bit - 7)) & 255;
           const s = scanWindow(used, f, cEnd, area, n, HC, USED);
@@ -255,7 +254,7 @@ export function findFit(a: FreeArea, n: number): number {
         if (++wi >= wEnd) break;
         x = words[wi] | 0;
       }
-      // No window of n starts in the group: none from pos on (just scanned), none before pos
+      // No window of n starts in the group: none from searchStart on (just scanned), none before
       // (nothing is free before searchStart).
       hints[gb + g] = n - 1;
       gm &= gm - 1;
@@ -263,7 +262,7 @@ export function findFit(a: FreeArea, n: number): number {
     if (++gwi >= nWords) break;
     gx = words[gwi] | 0;
   }
-  // Every group code from pos's group on is below n now, and nothing is free before pos: the
+  // Every group code from searchStart's group on is below n now, and nothing is free before it: the
   // bound becomes exact.
   a.bound = maxCode(a, gb + pg);
   return -1;
