@@ -49,6 +49,26 @@ describe('BlockIndex', () => {
     );
   });
 
+  it('steps over the small blocks and gaps that share a region, and tells apart regions 2^48 bytes apart', () => {
+    const ix = new BlockIndex<IndexedBlock>();
+    // One 64 MiB block, then eight 64 KiB blocks with 64 KiB gaps: the small ones share a region.
+    const big = { rx: 0x7f0000000000, size: 64 << 20 };
+    const small = Array.from({ length: 8 }, (_, i) => ({ rx: big.rx + big.size + i * 0x20000 + 0x10000, size: 0x10000 }));
+    // And one block whose address differs from big's by 2^48 (2^32 regions of 64 KiB).
+    const far = { rx: big.rx + 2 ** 48, size: 0x10000 };
+    const blocks = [big, ...small, far];
+    ix.rebuild(blocks);
+    ix.check(blocks);
+    for (const b of blocks) {
+      expect(ix.find(b.rx)).toBe(b);
+      expect(ix.find(b.rx + b.size - 1)).toBe(b);
+      expect(ix.find(b.rx - 1)).toBeNull(); // every block follows a gap
+    }
+    expect(ix.find(big.rx + big.size)).toBeNull(); // the gap before the first small block
+    expect(ix.find(far.rx - 2 ** 48 + 5)).toBe(big);
+    expect(ix.find(far.rx + 5)).toBe(far);
+  });
+
   it('rebuilds from scratch (blocks mapped and unmapped)', () => {
     const ix = new BlockIndex<IndexedBlock>();
     const a = { rx: 0x7f0000000000, size: 1 << 20 };
