@@ -93,7 +93,7 @@ export function findSet(bv: Uint32Array, from: number, end: number, o: number): 
   while (x === 0) {
     w++;
     if (w << 5 >= end) return end;
-    x = bv[w + (w & ~15) + o];
+    x = bv[w + (w & ~15) + o] | 0;
   }
   const i = (w << 5) + ctz32(x);
   return i < end ? i : end;
@@ -123,7 +123,7 @@ export function findSetBackward(bv: Uint32Array, pos: number, lo: number, o: num
   while (x === 0) {
     if (w === wl) return lo - 1;
     w--;
-    x = bv[w + (w & ~15) + o];
+    x = bv[w + (w & ~15) + o] | 0;
   }
   const i = (w << 5) + 31 - Math.clz32(x);
   return i >= lo ? i : lo - 1;

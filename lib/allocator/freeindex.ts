@@ -336,7 +336,7 @@ export function releaseSpan(a: FreeArea, start: number, length: number): number 
   while (s === 0 && we < wLast) {
     we++;
     ke = we + (we & ~15);
-    s = bits[ke + STOP];
+    s = bits[ke + STOP] | 0;
   }
   const last = (we << 5) + 31 - Math.clz32(s & -s);
   const end = last + 1;
