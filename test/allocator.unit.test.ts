@@ -6,7 +6,7 @@ import * as bv from '../lib/allocator/bitvector';
 import { RBTree } from '../lib/allocator/rbtree';
 import * as fi from '../lib/allocator/freeindex';
 import { REUSE_DEPTH, REUSE_MAX } from '../lib/allocator/block';
-import { JitAllocator, kWithBackend } from '../lib/allocator/allocator';
+import { JitAllocator, PENDING_NOTES, kWithBackend } from '../lib/allocator/allocator';
 // @ts-expect-error plain JS helpers shared with the bench
 import { makeFakeBackend } from '../bench/fake-backend.cjs';
 // @ts-expect-error plain JS helpers shared with the bench
@@ -193,7 +193,15 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     return null; // a new block
   };
 
-  type ModelBlock = { bits: Uint32Array; areaSize: number; rx: number; next: ModelBlock | null; pool: { granularity: number; first: unknown } };
+  type ModelBlock = {
+    bits: Uint32Array;
+    areaSize: number;
+    areaUsed: number;
+    padding: number;
+    rx: number;
+    next: ModelBlock | null;
+    pool: { granularity: number; first: unknown };
+  };
   type ModelEntry = { b: ModelBlock; pos: number };
   const blockOf = (j: JitAllocator, address: number) => (j as unknown as { _blockAt(a: number): ModelBlock })._blockAt(address);
   const used = (b: ModelBlock, i: number) => bv.testBit(b.bits, i, bv.USED);
@@ -320,7 +328,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     // 36-47 s under qemu in the cross suite.
   }, 180_000);
 
-  it('releaseSpan frees exactly a whole span of the given length and keeps exact codes exact, or changes nothing', () => {
+  it('releaseSpan frees exactly a whole span of the given length (or changes nothing), and noteFreed keeps exact codes exact', () => {
     const arb = fc.record({
       chunks: fc.integer({ min: 2, max: 24 }),
       cut: fc.nat({ max: 63 }),
@@ -414,6 +422,10 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
           return;
         }
         expect(got).toBe(end);
+        // The index waits for noteFreed.
+        expect(a.hints).toEqual(before.hints);
+        expect([a.bound, a.top]).toEqual([before.bound, before.top]);
+        fi.noteFreed(a, i, end);
         for (let k = i; k < end; k++) used[k] = false;
         stop[end - 1] = false;
         // One comparison of the whole array (an expect per granule made this test 30x slower).
@@ -577,9 +589,18 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
           // of that length merged into (start at most HCAP granules left of the freed range), newest
           // last; a full list's newest entry is overwritten.
           const lists = new Map<unknown, ModelEntry[][]>();
+          // Frees whose list entry is still to be made: the allocator notes them in batches (when
+          // PENDING_NOTES wait, at the next alloc, and when a block empties), measuring each run
+          // as the bit-vector is then.
+          let pending: { b: ModelBlock; start: number; q: number }[] = [];
+          const settle = () => {
+            for (const p of pending) noteModelReuse(lists, p.b, p.start, p.q);
+            pending = [];
+          };
           let reused = 0;
           for (const x of ops) {
             if (x.k === 'alloc') {
+              settle();
               const fromList = takeModelReuse(j, lists, x.size);
               const want = fromList ?? naiveFirstFit(j, x.size);
               const s = j.alloc(x.size);
@@ -598,7 +619,11 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
               j.shrink(l.address, to);
               if (to === 0) live.splice(idx, 1);
               else l.size = j.query(l.address)!.size;
-              if (end > newEnd) noteModelReuse(lists, b, newEnd, end - newEnd);
+              if (end > newEnd) {
+                if (pending.length === PENDING_NOTES) settle();
+                pending.push({ b, start: newEnd, q: end - newEnd });
+              }
+              if (b.areaUsed === b.padding) settle();
               // Removing a block empties its pool's lists (they name blocks by index).
               if (blockCount(b.pool) < blocksBefore) lists.delete(b.pool);
             }

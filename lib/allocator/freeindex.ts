@@ -306,18 +306,16 @@ export function findFitAligned(a: FreeArea, n: number, step: number): number {
   return -1;
 }
 
-/** The free run around the last `releaseSpan` (start, length capped near HC). @internal */
+/** The free run around the last {@link noteFreed} (start, length capped near HC). @internal */
 export const lastRun = { start: 0, length: 0 };
 
 /**
  * Releases the span that starts at granule `start` (at or after the area's padding): returns its
  * end, or -1, changing nothing, when no span starts there or it is not `length` granules long
- * (0: any length). Clears its `used` bits and its stop bit, updates the index (raises the codes of
- * the chunks, and their groups, whose windows grew) and reports the merged free run in
- * {@link lastRun}. Validation, clearing and measuring are one pass in one function, V8's unit of
- * compilation: the bit-vector scans it calls are inlined into it every time. As separate steps
- * called from release() (span start, end, clear, measure), V8 inlined a different subset of them
- * on each run, and the whole release measured 1.08-1.15x this one (W1 release, interleaved A/B).
+ * (0: any length). Clears its `used` bits and its stop bit; the index is updated later, by
+ * {@link noteFreed}. Validation and clearing are one pass in one function, V8's unit of
+ * compilation: the bit-vector scans it calls are inlined into it every time (as separate steps
+ * called from release(), V8 inlined a different subset on each run, 1.08-1.15x on W1 release).
  * @internal
  */
 export function releaseSpan(a: FreeArea, start: number, length: number): number {
@@ -353,9 +351,23 @@ export function releaseSpan(a: FreeArea, start: number, length: number): number 
   }
   a.areaUsed -= end - start;
   if (start < a.searchStart) a.searchStart = start;
-  // The merged run's ends, at most HC granules to each side. The scans stop in the first word
-  // when the neighbour is live, so no test of the neighbour first (whether it is free is a coin
-  // flip when spans are released in random order).
+  return end;
+}
+
+/**
+ * Updates the index after granules `[start, end)` were freed by {@link releaseSpan}, from the
+ * bit-vector as it is now: measures the merged free run (at most HC granules to each side),
+ * raises the codes of the chunks (and their groups) whose windows grew, moves the free tail and
+ * reports the run in {@link lastRun}. Later frees only lengthen the run it measures, so notes
+ * may be taken late and in any order: codes stay upper bounds and `top` stays exact.
+ * @internal
+ */
+export function noteFreed(a: FreeArea, start: number, end: number): void {
+  const bits = a.bits;
+  const area = a.areaSize;
+  // The merged run's ends. The scans stop in the first word when the neighbour is live, so no
+  // test of the neighbour first (whether it is free is a coin flip when spans are released in
+  // random order).
   const l = findSetBackward(bits, start, start > HC ? start - HC : 0, USED) + 1;
   // Everything from `top` on is free: a span that ends there (the last one placed in a filling
   // block, W4's pattern) merges with the tail without a scan.
@@ -367,7 +379,7 @@ export function releaseSpan(a: FreeArea, start: number, length: number): number 
   const CS = a.chunkShift;
   const gb = a.groupBase;
   let bound = a.bound;
-  for (let c = l >>> CS, c1 = last >>> CS; c <= c1; c++) {
+  for (let c = l >>> CS, c1 = (end - 1) >>> CS; c <= c1; c++) {
     const cStart = c << CS;
     const v = lengthCode(r - (l > cStart ? l : cStart));
     if (v > hints[c]) hints[c] = v;
@@ -376,5 +388,4 @@ export function releaseSpan(a: FreeArea, start: number, length: number): number 
     if (v > bound) bound = v;
   }
   a.bound = bound;
-  return end;
 }
