@@ -507,6 +507,28 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     j.close();
   });
 
+  it('queued index notes are taken before a placement, however many wait', () => {
+    const j = fake({});
+    const spans = [];
+    for (let i = 1; i < 2048; i++) spans.push(j.alloc(64)); // the first block, full: its bound is 0
+    // Single free granules, as many as the queue holds twice: their notes are taken when the queue
+    // fills, and raise the block's bound to 1.
+    for (let k = 0; k < 2 * PENDING_NOTES; k++) j.release(spans[100 + 4 * k - 1]);
+    // Then runs of 2, whose notes still wait: only they raise the bound to 2.
+    const pairs: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const g = 1500 + 10 * k;
+      j.release(spans[g - 1]);
+      j.release(spans[g]);
+      pairs.push(spans[g - 1].address);
+    }
+    // The placement takes the waiting notes first: first fit finds every run, and no new block is needed.
+    for (const a of pairs) expect(j.alloc(128).address).toBe(a);
+    expect(j.statistics().blockCount).toBe(1);
+    j._checkInvariants();
+    j.close();
+  });
+
   it('a failed search leaves shorter windows findable', () => {
     const j = fake({});
     const spans = [];

@@ -557,7 +557,6 @@ export class JitAllocator implements SpanOwner {
   private _freedGranules(block: Block, start: number, end: number): void {
     const pool = block.pool;
     pool.totalAreaUsed -= end - start;
-    if (this._opts.fillUnusedMemory) this._fill(block.mem, start * pool.granularity, (end - start) * pool.granularity);
     let i = this._noteCount;
     if (i === PENDING_NOTES) {
       this._settle();
@@ -569,6 +568,8 @@ export class JitAllocator implements SpanOwner {
     notes[4 * i + 2] = start;
     notes[4 * i + 3] = end;
     this._noteCount = i + 1;
+    // Last: the note is queued even if filling throws.
+    if (this._opts.fillUnusedMemory) this._fill(block.mem, start * pool.granularity, (end - start) * pool.granularity);
   }
 
   /** Does the queued index updates, oldest first. */
@@ -830,7 +831,7 @@ export class JitAllocator implements SpanOwner {
   reset(mode: 'soft' | 'hard' = 'soft'): void {
     if (this._closed) throw new JitError('InvalidState', 'JitAllocator is closed');
     if (mode !== 'soft' && mode !== 'hard') throw new JitError('InvalidArgument', `reset: mode must be 'soft' or 'hard'`);
-    if (this._noteCount !== 0) this._settle();
+    this._noteCount = 0; // the notes' blocks are unmapped or wiped below, and wiping rebuilds the index
     this._invalidateAll();
     this.epoch++;
     for (const pool of this._pools) {
@@ -894,6 +895,7 @@ export class JitAllocator implements SpanOwner {
   /** Unmaps every block; every span and function becomes invalid. Idempotent. */
   close(): void {
     if (this._closed) return;
+    this._noteCount = 0; // every block is unmapped below
     this._invalidateAll();
     this.epoch++;
     for (const pool of this._pools) {
