@@ -545,21 +545,27 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     j.close();
   });
 
-  it('block cursors: a search moves them to the block it placed in; removing a block shifts the ones past it', () => {
+  it('block cursors: a search moves them (and the longer lengths\' below them) to the block it placed in; a release lowers them; removing a block shifts the ones past it', () => {
     const j = fake({});
-    type P = { blocks: { index: number }[]; cursor: Int32Array; cursorMax: number; remove(b: unknown): void };
+    type P = { blocks: { index: number }[]; cursor: Int32Array; remove(b: unknown): void };
     const pool = (j as unknown as { _pools: P[] })._pools[0];
+    const cursors = () => Array.from(pool.cursor.subarray(1));
     // 64 KiB base: blocks of 2048 and 4096 granules (one padding granule each), then a third.
-    for (let i = 0; i < 2047 + 4095 + 10; i++) j.alloc(64);
+    const spans = [];
+    for (let i = 0; i < 2047 + 4095 + 10; i++) spans.push(j.alloc(64));
     expect(pool.blocks.length).toBe(3);
-    expect([pool.cursor[1], pool.cursorMax]).toEqual([2, 2]);
+    // Searches for 1 granule placed in block 2: no earlier block has a window of 1, nor of more.
+    expect(cursors()).toEqual(new Array(REUSE_MAX).fill(2));
     j._checkInvariants();
+    // A run of 3 freed in block 0 lowers the cursors of 1..3 only (the rest stay ordered above).
+    for (const i of [99, 100, 101]) j.release(spans[i]);
+    j._checkInvariants(); // takes the release notes
+    expect(cursors()).toEqual([0, 0, 0, ...new Array(REUSE_MAX - 3).fill(2)]);
     // Removing the middle block directly (the allocator never does while a cursor is past it):
-    // cursor 1 must follow its block, now at index 1.
+    // the cursors at block 2 follow it to index 1.
     pool.remove(pool.blocks[1]);
     expect(pool.blocks.map((b) => b.index)).toEqual([0, 1]);
-    expect([pool.cursor[1], pool.cursorMax]).toEqual([1, 1]);
-    expect(pool.cursor[2]).toBe(0); // never moved by a search: stays at the first block
+    expect(cursors()).toEqual([0, 0, 0, ...new Array(REUSE_MAX - 3).fill(1)]);
     j.close();
   });
 

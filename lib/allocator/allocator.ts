@@ -991,10 +991,10 @@ export class JitAllocator implements SpanOwner {
         for (let t = 0; t < pool.reuseLen[q]; t++)
           if (pool.reuse![q * REUSE_DEPTH + t] >= bi * 4294967296) throw new Error(`reuse entry ${q}/${t} names no block`);
       }
-      // Cursor soundness: no window of k in the blocks before cursor k; cursorMax bounds them all.
+      // Cursor soundness: no window of k in the blocks before cursor k; cursors non-decreasing in k.
       for (let k = 1; k <= REUSE_MAX; k++) {
         const c = pool.cursor[k];
-        if (c < 0 || c > pool.cursorMax) throw new Error(`cursor ${k} = ${c} outside [0, cursorMax ${pool.cursorMax}]`);
+        if (c < 0 || c < pool.cursor[k - 1]) throw new Error(`cursor ${k} = ${c} below cursor ${k - 1} = ${pool.cursor[k - 1]}`);
         for (let i = 0; i < c && i < pool.blocks.length; i++) {
           const b = pool.blocks[i];
           let run = 0;

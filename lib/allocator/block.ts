@@ -139,13 +139,13 @@ export class Pool {
    * Block cursors, per request length n (1..REUSE_MAX): no block before pool.blocks[cursor[n]]
    * holds a window of n free granules, so first fit starts there (a filled block is not walked
    * again by every later allocation). Allocation only removes space, so a cursor stays valid; a
-   * release lowers the cursors of the lengths its merged run holds. Block-granular: the block's
-   * own index finds the position, and releases in or after the cursors' blocks (every one once
-   * they sit in the first block) cost one test against `cursorMax`.
+   * release lowers the cursors of the lengths its merged run holds. Kept non-decreasing in n (a
+   * block without a window of n has none longer either), so a release tests one cursor, that of
+   * its run's length, to know that none needs lowering: a bound over all of them (cursorMax, before)
+   * stayed high while any long length's cursor did, and the release walked up to 32 cursors
+   * (~190 instructions per W1 release).
    */
   readonly cursor = new Int32Array(REUSE_MAX + 1);
-  /** An upper bound of every cursor. */
-  cursorMax = 0;
 
   constructor(
     readonly id: number,
@@ -178,7 +178,6 @@ export class Pool {
     // run (the whole block) already lowered every cursor to b, so this is for completeness.
     const cur = this.cursor;
     for (let k = 1; k <= REUSE_MAX; k++) if (cur[k] > b.index) cur[k]--;
-    if (this.cursorMax > b.index) this.cursorMax--;
     if (b.prev) b.prev.next = b.next;
     else this.first = b.next;
     if (b.next) b.next.prev = b.prev;
@@ -192,12 +191,13 @@ export class Pool {
   /**
    * A release (or shrink) freed q granules and they merged into the free run
    * `[start, start + length)` of block b: lower the block cursors of the lengths the run holds (one
-   * test while b is at or past them all), then offer the run to the next allocations of q. Push
+   * test when none is past b), then offer the run to the next allocations of q. Push
    * (block index, run start) on list q; a full list's newest entry is overwritten. A number, not a
    * Block reference: no write barrier on the release path.
    */
   noteFreeRun(b: Block, start: number, length: number, q: number): void {
-    if (b.index < this.cursorMax) this._lowerCursors(b.index, length);
+    const m = length < REUSE_MAX ? length : REUSE_MAX;
+    if (b.index < this.cursor[m]) this._lowerCursors(b.index, m);
     if (q > REUSE_MAX) return;
     const r = this.reuse ?? this._createReuseLists();
     const len = this.reuseLen;
@@ -207,27 +207,21 @@ export class Pool {
     r[q * REUSE_DEPTH + top] = b.index * 4294967296 + start;
   }
 
-  /** A run of `length` granules is free in block `bi`: cursors of the lengths it holds move there. */
-  private _lowerCursors(bi: number, length: number): void {
+  /** A run of m (1..REUSE_MAX) granules is free in block bi, which is before cursor m: the cursors of m and the shorter lengths past bi move there. */
+  private _lowerCursors(bi: number, m: number): void {
     const cur = this.cursor;
-    const m = length < REUSE_MAX ? length : REUSE_MAX;
-    let lowered = false;
-    for (let k = 1; k <= m; k++) {
-      if (cur[k] > bi) {
-        cur[k] = bi;
-        lowered = true;
-      }
-    }
-    if (!lowered) return;
-    let max = 0;
-    for (let k = 1; k <= REUSE_MAX; k++) if (cur[k] > max) max = cur[k];
-    this.cursorMax = max;
+    // Non-decreasing: the cursors past bi are a run ending at m.
+    for (let k = m; k >= 1 && cur[k] > bi; k--) cur[k] = bi;
   }
 
-  /** First fit for n placed in the block at index bi: no earlier block holds a window of n. */
+  /**
+   * First fit for n placed in the block at index bi: no earlier block holds a window of n, nor of
+   * any longer length, whose cursors rise to bi too where they were lower (keeping them ordered).
+   */
   setCursor(n: number, bi: number): void {
-    this.cursor[n] = bi;
-    if (bi > this.cursorMax) this.cursorMax = bi;
+    const cur = this.cursor;
+    cur[n] = bi;
+    for (let k = n + 1; k <= REUSE_MAX && cur[k] < bi; k++) cur[k] = bi;
   }
 
   /** The reuse lists are created by the pool's first release: a pool only ever filled pays nothing. */
@@ -267,7 +261,6 @@ export class Pool {
   resetPlacement(): void {
     this.reuseLen.fill(0);
     this.cursor.fill(0);
-    this.cursorMax = 0;
   }
 
   /** Bytes of the reuse lists, cursors and the block array (metadata accounting). */
