@@ -413,7 +413,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         const len = end - i;
         const length = [0, len, len > 1 && rnd() < 0.5 ? len - 1 : len + 1, 1 + Math.floor(rnd() * 30)][lengthKind];
         const before = { bits: bits.slice(), hints: a.hints.slice(), areaUsed: a.areaUsed, searchStart: a.searchStart, bound: a.bound, top: a.top };
-        const got = fi.releaseSpan(a, i, length);
+        const got = fi.releaseSpan(a, i, length, false);
         if (!isStart || (length !== 0 && length !== len)) {
           expect(got).toBe(-1);
           expect(bits).toEqual(before.bits);
@@ -509,6 +509,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
 
   it('queued index notes are taken before a placement, however many wait', () => {
     const j = fake({});
+    j._queueFrom = 0; // queue from the first block on
     const spans = [];
     for (let i = 1; i < 2048; i++) spans.push(j.alloc(64)); // the first block, full: its bound is 0
     // Single free granules, as many as the queue holds twice: their notes are taken when the queue
@@ -593,10 +594,13 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     j.close();
   });
 
-  for (const [name, o] of [
-    ['default', {}],
-    ['useMultiplePools', { useMultiplePools: true }],
-    ['immediateRelease', { immediateRelease: true, disableInitialPadding: true }],
+  for (const [name, o, queued] of [
+    ['default', {}, false],
+    ['useMultiplePools', { useMultiplePools: true }, false],
+    ['immediateRelease', { immediateRelease: true, disableInitialPadding: true }, false],
+    ['default, notes queued', {}, true],
+    ['useMultiplePools, notes queued', { useMultiplePools: true }, true],
+    ['immediateRelease, notes queued', { immediateRelease: true, disableInitialPadding: true }, true],
   ] as const) {
     it(`every alloc lands in the newest reusable run of its length, else where plain first-fit puts it: ${name}`, () => {
       totalReused = 0;
@@ -612,14 +616,15 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
       fc.assert(
         fc.property(fc.array(op, { minLength: 1, maxLength: 400, size: 'medium' }), (ops) => {
           const j = fake({ blockSize: 65536, ...o });
+          if (queued) j._queueFrom = 0;
           const live: { address: number; size: number }[] = [];
           // The reference model of the reuse lists: per pool and length, the runs that freed spans
           // of that length merged into (start at most HCAP granules left of the freed range), newest
           // last; a full list's newest entry is overwritten.
           const lists = new Map<unknown, ModelEntry[][]>();
-          // Frees whose list entry is still to be made: the allocator notes them in batches (when
-          // PENDING_NOTES wait, at the next alloc, and when a block empties), measuring each run
-          // as the bit-vector is then.
+          // Frees whose list entry is still to be made: with queued notes the allocator takes them
+          // in batches (when PENDING_NOTES wait, at the next alloc, and when a block empties),
+          // measuring each run as the bit-vector is then.
           let pending: { b: ModelBlock; start: number; q: number }[] = [];
           const settle = () => {
             for (const p of pending) noteModelReuse(lists, p.b, p.start, p.q);
@@ -650,6 +655,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
               if (end > newEnd) {
                 if (pending.length === PENDING_NOTES) settle();
                 pending.push({ b, start: newEnd, q: end - newEnd });
+                if (!queued) settle(); // the note is taken at once
               }
               if (b.areaUsed === b.padding) settle();
               // Removing a block empties its pool's lists (they name blocks by index).
