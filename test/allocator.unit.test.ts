@@ -413,7 +413,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         const len = end - i;
         const length = [0, len, len > 1 && rnd() < 0.5 ? len - 1 : len + 1, 1 + Math.floor(rnd() * 30)][lengthKind];
         const before = { bits: bits.slice(), hints: a.hints.slice(), areaUsed: a.areaUsed, searchStart: a.searchStart, bound: a.bound, top: a.top };
-        const got = fi.releaseSpan(a, i, length, false);
+        const got = fi.releaseSpan(a, i, length, fi.FREE_ONLY);
         if (!isStart || (length !== 0 && length !== len)) {
           expect(got).toBe(-1);
           expect(bits).toEqual(before.bits);

@@ -8,7 +8,7 @@ import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } fr
 import { STOP, USED, findBoundaryBackward, findSet, isSpanStart, setBit, testBit } from './bitvector';
 import { Block, MAX_GROWN_BLOCK_SIZE, Pool, REUSE_DEPTH, REUSE_MAX } from './block';
 import { BlockIndex } from './blockindex';
-import { GROUP_SHIFT, chunkCount, findFit, findFitAligned, lastRun, lengthCode, noteEmpty, noteFreed, releaseSpan } from './freeindex';
+import { FREE_AND_NOTE, FREE_ONLY, GROUP_SHIFT, chunkCount, findFit, findFitAligned, lastRun, lengthCode, noteEmpty, noteFreed, releaseSpan } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -483,7 +483,7 @@ export class JitAllocator implements SpanOwner {
         // releaseSpan validates and frees in one pass; it changes nothing when no span starts
         // there, or when a Span object is stale (released by address, its memory reused by a span
         // of another size), and the full path below reports the error.
-        const end = releaseSpan(block!, start, span === null ? 0 : span._size >>> block!.pool.shift, !this._queueNotes);
+        const end = releaseSpan(block!, start, span === null ? 0 : span._size >>> block!.pool.shift, this._queueNotes ? FREE_ONLY : FREE_AND_NOTE);
         if (end >= 0) {
           if (span !== null) span._released = true; // it has no Buffers or cell to detach
           this._freed(block!, start, end);
@@ -553,7 +553,7 @@ export class JitAllocator implements SpanOwner {
       span._detach();
       span._released = true;
     }
-    releaseSpan(block, start, end - start, !this._queueNotes); // validated by the caller: cannot fail
+    releaseSpan(block, start, end - start, this._queueNotes ? FREE_ONLY : FREE_AND_NOTE); // validated by the caller: cannot fail
     this._freed(block, start, end);
   }
 
@@ -576,7 +576,7 @@ export class JitAllocator implements SpanOwner {
     const pool = block.pool;
     pool.totalAreaUsed -= end - start;
     if (!this._queueNotes) {
-      // releaseSpan took the note (noteFreed) already.
+      // releaseSpan took the note already.
       pool.noteFreeRun(block, lastRun.start, lastRun.length, end - start);
     } else {
       let i = this._noteCount;
@@ -673,7 +673,7 @@ export class JitAllocator implements SpanOwner {
     if (c !== undefined) c._size = newSize_;
     // The tail becomes a span of its own (a stop bit before it), which releaseSpan frees.
     setBit(block.bits, newEnd - 1, STOP);
-    releaseSpan(block, newEnd, end - newEnd, !this._queueNotes);
+    releaseSpan(block, newEnd, end - newEnd, this._queueNotes ? FREE_ONLY : FREE_AND_NOTE);
     this._freedGranules(block, newEnd, end);
   }
 

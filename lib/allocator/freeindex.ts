@@ -309,67 +309,71 @@ export function findFitAligned(a: FreeArea, n: number, step: number): number {
 /** The free run around the last {@link noteFreed} (start, length capped near HC). @internal */
 export const lastRun = { start: 0, length: 0 };
 
+/** {@link releaseSpan} modes: free and note; free only (the caller queues the note); note only. @internal */
+export const FREE_AND_NOTE = 0;
+/** @internal */
+export const FREE_ONLY = 1;
+/** @internal */
+export const NOTE_ONLY = 2;
+
 /**
  * Releases the span that starts at granule `start` (at or after the area's padding): returns its
  * end, or -1, changing nothing, when no span starts there or it is not `length` granules long
- * (0: any length). Clears its `used` bits and its stop bit, and with `note` updates the index
- * ({@link noteFreed}); without, the caller queues that for later. One function, V8's unit of
- * compilation, with the note called from inside: the scans are inlined into it every time (as
- * separate steps called from release(), V8 inlined a different subset on each run, 1.08-1.15x on
- * W1 release; noteFreed called from the allocator instead measured ~100 instructions more).
+ * (0: any length). Clears its `used` bits and its stop bit, then (mode FREE_AND_NOTE) takes its
+ * index note: measures the merged free run (at most HC granules to each side), raises the codes of
+ * the chunks (and their groups) whose windows grew, moves the free tail and reports the run in
+ * {@link lastRun}. FREE_ONLY stops before the note, which the caller queues; NOTE_ONLY takes the
+ * note of granules `[start, start + length)` freed earlier ({@link noteFreed}).
+ *
+ * One function, V8's unit of compilation, so the scans are inlined into it every time: as
+ * separate steps called from release(), V8 inlined a different subset on each run (1.08-1.15x on
+ * W1 release), and the note as a function of its own, even inlined here, cost ~120 instructions
+ * more per release.
  * @internal
  */
-export function releaseSpan(a: FreeArea, start: number, length: number, note: boolean): number {
+export function releaseSpan(a: FreeArea, start: number, length: number, mode: number): number {
   const bits = a.bits;
   const area = a.areaSize;
-  if (!isSpanStart(bits, start)) return -1;
-  // Its last granule: the first stop bit from start on (a live span has one inside the area).
-  // Scanned here rather than with findSet: the loop leaves the word to clear in hand (findSet
-  // and recomputing it measured 1.02-1.03x on W1 release).
-  const w = start >>> 5;
-  const k = w + (w & ~15);
-  const wLast = (area - 1) >>> 5;
-  let we = w;
-  let ke = k;
-  let s = bits[k + STOP] & (-1 << (start & 31));
-  while (s === 0 && we < wLast) {
-    we++;
-    ke = we + (we & ~15);
-    s = bits[ke + STOP] | 0;
-  }
-  const last = (we << 5) + 31 - Math.clz32(s & -s);
-  const end = last + 1;
-  if (s === 0 || (length !== 0 && end - start !== length)) return -1;
-  const below = (1 << (start & 31)) - 1; // bits of w under start
-  const upTo = -1 >>> (31 - (last & 31)); // bits of we up to last
-  bits[ke + STOP] &= ~(s & -s);
-  if (w === we) {
-    bits[k + USED] &= below | ~upTo;
+  let end: number;
+  if (mode === NOTE_ONLY) {
+    end = start + length;
   } else {
-    bits[k + USED] &= below;
-    for (let q = w + 1; q < we; q++) bits[q + (q & ~15) + USED] = 0;
-    bits[ke + USED] &= ~upTo;
+    if (!isSpanStart(bits, start)) return -1;
+    // Its last granule: the first stop bit from start on (a live span has one inside the area).
+    // Scanned here rather than with findSet: the loop leaves the word to clear in hand (findSet
+    // and recomputing it measured 1.02-1.03x on W1 release).
+    const w = start >>> 5;
+    const k = w + (w & ~15);
+    const wLast = (area - 1) >>> 5;
+    let we = w;
+    let ke = k;
+    let s = bits[k + STOP] & (-1 << (start & 31));
+    while (s === 0 && we < wLast) {
+      we++;
+      ke = we + (we & ~15);
+      s = bits[ke + STOP] | 0;
+    }
+    const last = (we << 5) + 31 - Math.clz32(s & -s);
+    end = last + 1;
+    if (s === 0 || (length !== 0 && end - start !== length)) return -1;
+    const below = (1 << (start & 31)) - 1; // bits of w under start
+    const upTo = -1 >>> (31 - (last & 31)); // bits of we up to last
+    bits[ke + STOP] &= ~(s & -s);
+    if (w === we) {
+      bits[k + USED] &= below | ~upTo;
+    } else {
+      bits[k + USED] &= below;
+      for (let q = w + 1; q < we; q++) bits[q + (q & ~15) + USED] = 0;
+      bits[ke + USED] &= ~upTo;
+    }
+    a.areaUsed -= end - start;
+    if (start < a.searchStart) a.searchStart = start;
+    if (mode === FREE_ONLY) return end;
   }
-  a.areaUsed -= end - start;
-  if (start < a.searchStart) a.searchStart = start;
-  if (note) noteFreed(a, start, end);
-  return end;
-}
-
-/**
- * Updates the index after granules `[start, end)` were freed by {@link releaseSpan}, from the
- * bit-vector as it is now: measures the merged free run (at most HC granules to each side),
- * raises the codes of the chunks (and their groups) whose windows grew, moves the free tail and
- * reports the run in {@link lastRun}. Later frees only lengthen the run it measures, so notes
- * may be taken late and in any order: codes stay upper bounds and `top` stays exact.
- * @internal
- */
-export function noteFreed(a: FreeArea, start: number, end: number): void {
-  const bits = a.bits;
-  const area = a.areaSize;
-  // The merged run's ends. The scans stop in the first word when the neighbour is live, so no
-  // test of the neighbour first (whether it is free is a coin flip when spans are released in
-  // random order).
+  // The note, from the bit-vector as it is now: later frees only lengthen the run it measures, so
+  // notes may be taken late and in any order (codes stay upper bounds, `top` stays exact). The
+  // scans stop in the first word when the neighbour is live, so no test of the neighbour first
+  // (whether it is free is a coin flip when spans are released in random order).
   const l = findSetBackward(bits, start, start > HC ? start - HC : 0, USED) + 1;
   // Everything from `top` on is free: a span that ends there (the last one placed in a filling
   // block, W4's pattern) merges with the tail without a scan.
@@ -390,4 +394,10 @@ export function noteFreed(a: FreeArea, start: number, end: number): void {
     if (v > bound) bound = v;
   }
   a.bound = bound;
+  return end;
+}
+
+/** Takes the index note of granules `[start, end)`, freed earlier by releaseSpan(FREE_ONLY). @internal */
+export function noteFreed(a: FreeArea, start: number, end: number): void {
+  releaseSpan(a, start, end - start, NOTE_ONLY);
 }
