@@ -994,7 +994,7 @@ export class JitAllocator implements SpanOwner {
           m = lengthCode(m);
           if (m > b.hints[c]) throw new Error(`hint code ${b.hints[c]} < ${m} in chunk ${c}`);
           const g = b.groupBase + (c >>> GROUP_SHIFT);
-          if (m > b.hints[g]) throw new Error(`group code ${b.hints[g]} < ${m} of chunk ${c}`);
+          if (b.hints[c] > b.hints[g]) throw new Error(`group code ${b.hints[g]} < code ${b.hints[c]} of chunk ${c}`);
           if (m > blockMax) blockMax = m;
         }
         if (blockMax > b.bound) throw new Error(`bound ${b.bound} < ${blockMax}`);

@@ -255,7 +255,10 @@ export function findFit(a: FreeArea, n: number): number {
         x = words[wi] | 0;
       }
       // No window of n starts in the group: none from searchStart on (just scanned), none before
-      // (nothing is free before searchStart).
+      // (nothing is free before searchStart). The codes of the group's chunks before searchStart's
+      // become 0 (exact: nothing free there), so the group code stays at or above every chunk
+      // code of the group, which lets a release skip the group when its chunk code does not rise.
+      if (g === pg) for (let c = g << GROUP_SHIFT; c < pc; c++) hints[c] = 0;
       hints[gb + g] = n - 1;
       gm &= gm - 1;
     }
@@ -388,9 +391,12 @@ export function releaseSpan(a: FreeArea, start: number, length: number, mode: nu
   for (let c = l >>> CS, c1 = (end - 1) >>> CS; c <= c1; c++) {
     const cStart = c << CS;
     const v = lengthCode(r - (l > cStart ? l : cStart));
-    if (v > hints[c]) hints[c] = v;
-    const gi = gb + (c >>> GROUP_SHIFT);
-    if (v > hints[gi]) hints[gi] = v;
+    if (v > hints[c]) {
+      hints[c] = v;
+      // A group code is at or above its chunks' codes: only a rising chunk code can raise it.
+      const gi = gb + (c >>> GROUP_SHIFT);
+      if (v > hints[gi]) hints[gi] = v;
+    }
     if (v > bound) bound = v;
   }
   a.bound = bound;
