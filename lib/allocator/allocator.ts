@@ -92,10 +92,6 @@ function checkInt(v: unknown, what: string): number {
 let pendingBackend: BlockBackend | null = null;
 
 /**
- * Granule of `block` that starts exactly at `address`, past the padding, or -1 (not
- * granule-aligned, not an integer, in the padding). Whether a span starts there is the bits' say.
- */
-/**
  * Frees whose index update waits (see _freedGranules). 16: the W3 drain at 1M live spans gains
  * most of it already, and the queue stays inside the W1 fill's metadata budget.
  * @internal
@@ -111,6 +107,10 @@ export { PENDING_NOTES };
  */
 const QUEUE_FROM_BYTES = 1 << 20;
 
+/**
+ * Granule of `block` that starts exactly at `address`, past the padding, or -1 (not
+ * granule-aligned, not an integer, in the padding). Whether a span starts there is the bits' say.
+ */
 function granuleAt(block: Block, address: number): number {
   // The offset inside a block fits uint32 (blocks are < 4 GiB); integer ops on it stay off V8's
   // float paths. The round trip rejects fractions and unaligned addresses at once.
