@@ -158,8 +158,11 @@ export class JitAllocator implements SpanOwner {
    */
   private readonly _notes = new Int32Array(4 * PENDING_NOTES);
   private _noteCount = 0;
-  /** Whether frees queue their index notes: the blocks' bit-vectors take `_queueFrom` bytes or more. */
-  private _queueNotes = false;
+  /**
+   * releaseSpan's mode for frees: FREE_ONLY (the note is queued) once the blocks' bit-vectors take
+   * `_queueFrom` bytes or more, else FREE_AND_NOTE.
+   */
+  private _freeMode = FREE_AND_NOTE;
   /** @internal (tests lower it to exercise the queue) */
   _queueFrom = QUEUE_FROM_BYTES;
 
@@ -386,7 +389,7 @@ export class JitAllocator implements SpanOwner {
     let bytes = 0;
     for (const b of blocks) bytes += b.bits.byteLength;
     // Only ever switched with the queue empty: every map and unmap settles it first.
-    this._queueNotes = bytes >= this._queueFrom;
+    this._freeMode = bytes >= this._queueFrom ? FREE_ONLY : FREE_AND_NOTE;
   }
 
   /**
@@ -483,7 +486,7 @@ export class JitAllocator implements SpanOwner {
         // releaseSpan validates and frees in one pass; it changes nothing when no span starts
         // there, or when a Span object is stale (released by address, its memory reused by a span
         // of another size), and the full path below reports the error.
-        const end = releaseSpan(block!, start, span === null ? 0 : span._size >>> block!.pool.shift, this._queueNotes ? FREE_ONLY : FREE_AND_NOTE);
+        const end = releaseSpan(block!, start, span === null ? 0 : span._size >>> block!.pool.shift, this._freeMode);
         if (end >= 0) {
           if (span !== null) span._released = true; // it has no Buffers or cell to detach
           this._freed(block!, start, end);
@@ -553,7 +556,7 @@ export class JitAllocator implements SpanOwner {
       span._detach();
       span._released = true;
     }
-    releaseSpan(block, start, end - start, this._queueNotes ? FREE_ONLY : FREE_AND_NOTE); // validated by the caller: cannot fail
+    releaseSpan(block, start, end - start, this._freeMode); // validated by the caller: cannot fail
     this._freed(block, start, end);
   }
 
@@ -575,7 +578,7 @@ export class JitAllocator implements SpanOwner {
   private _freedGranules(block: Block, start: number, end: number): void {
     const pool = block.pool;
     pool.totalAreaUsed -= end - start;
-    if (!this._queueNotes) {
+    if (this._freeMode === FREE_AND_NOTE) {
       // releaseSpan took the note already.
       pool.noteFreeRun(block, lastRun.start, lastRun.length, end - start);
     } else {
@@ -673,7 +676,7 @@ export class JitAllocator implements SpanOwner {
     if (c !== undefined) c._size = newSize_;
     // The tail becomes a span of its own (a stop bit before it), which releaseSpan frees.
     setBit(block.bits, newEnd - 1, STOP);
-    releaseSpan(block, newEnd, end - newEnd, this._queueNotes ? FREE_ONLY : FREE_AND_NOTE);
+    releaseSpan(block, newEnd, end - newEnd, this._freeMode);
     this._freedGranules(block, newEnd, end);
   }
 
