@@ -5,12 +5,27 @@ import { describe, expect, it } from 'vitest';
 import * as bv from '../lib/allocator/bitvector';
 import { RBTree } from '../lib/allocator/rbtree';
 import * as fi from '../lib/allocator/freeindex';
-import { REUSE_DEPTH, REUSE_MAX } from '../lib/allocator/block';
+import { REUSE_DEPTH, REUSE_MAX } from '../lib/allocator/freeindex';
 import { JitAllocator, PENDING_NOTES, kWithBackend } from '../lib/allocator/allocator';
 // @ts-expect-error plain JS helpers shared with the bench
 import { makeFakeBackend } from '../bench/fake-backend.cjs';
 // @ts-expect-error plain JS helpers shared with the bench
 import { crossCheck, genW1, genW2, genW5 } from '../bench/rng.mjs';
+
+// A pool's run notes for index tests on a bare area (block 0): every cursor sits past it, so each
+// note lowers them, and the lowerings and reuse pushes are recorded.
+const fakeRunNotes = () => ({
+  cursor: new Int32Array(REUSE_MAX + 1).fill(1),
+  reuse: null as Int32Array | null,
+  reuseLen: new Uint8Array(REUSE_MAX + 1),
+  lowered: [] as [number, number][],
+  lowerCursors(bi: number, m: number) {
+    this.lowered.push([bi, m]);
+  },
+  createReuseLists() {
+    return (this.reuse = new Int32Array((REUSE_MAX + 1) * REUSE_DEPTH * 2));
+  },
+});
 
 const bitsArb = fc.array(fc.boolean(), { minLength: 32, maxLength: 320 }).map((a) => a.slice(0, a.length - (a.length % 32)));
 // Both vectors in one interleaved array: the tested vector at offset O, noise in the other one
@@ -278,7 +293,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         }
         const codes = new ArrayBuffer(fi.indexBytes(area));
         const gb = fi.groupBaseFor(area);
-        const a: fi.FreeArea = { bits, hints: new Uint8Array(codes), hintWords: new Uint32Array(codes), areaSize: area, areaUsed: 0, searchStart: 0, bound: 0, top: area, chunkShift: fi.chunkShiftFor(area), groupBase: gb };
+        const a: fi.FreeArea = { bits, hints: new Uint8Array(codes), hintWords: new Uint32Array(codes), areaSize: area, areaUsed: 0, searchStart: 0, bound: 0, top: area, chunkShift: fi.chunkShiftFor(area), groupBase: gb, index: 0, pool: fakeRunNotes() };
         let ss = 0;
         while (ss < area && bv.testBit(bits, ss, bv.USED)) ss++;
         a.searchStart = ss;
@@ -328,7 +343,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     // 36-47 s under qemu in the cross suite.
   }, 180_000);
 
-  it('releaseSpan frees exactly a whole span of the given length (or changes nothing), and noteFreed keeps exact codes exact', () => {
+  it('releaseSpan frees exactly a whole span of the given length (or changes nothing), and its note (at once or by noteFreed) keeps exact codes exact', () => {
     const arb = fc.record({
       chunks: fc.integer({ min: 2, max: 24 }),
       cut: fc.nat({ max: 63 }),
@@ -339,9 +354,11 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
       lengthKind: fc.integer({ min: 0, max: 3 }),
       freeTail: fc.boolean(),
       anyGranule: fc.double({ min: 0, max: 1, noNaN: true }),
+      // Free and note in one call (the note from the words the free left in hand), or the note later.
+      together: fc.boolean(),
     });
     fc.assert(
-      fc.property(arb, ({ chunks, cut, seed, density, pick, lengthKind, freeTail, anyGranule }) => {
+      fc.property(arb, ({ chunks, cut, seed, density, pick, lengthKind, freeTail, anyGranule, together }) => {
         const area = (chunks << fi.MIN_CHUNK_SHIFT) - cut;
         const CS = fi.chunkShiftFor(area);
         let x = seed | 1;
@@ -387,10 +404,11 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         const buf = new ArrayBuffer(fi.indexBytes(area));
         let top = area;
         while (top > 0 && !used[top - 1]) top--;
+        const notes = fakeRunNotes();
         const a: fi.FreeArea = {
           bits, hints: new Uint8Array(buf), hintWords: new Uint32Array(buf), areaSize: area,
           areaUsed: used.filter(Boolean).length, searchStart: Math.max(0, used.indexOf(false)), bound: 0,
-          top, chunkShift: CS, groupBase: gb,
+          top, chunkShift: CS, groupBase: gb, index: 0, pool: notes,
         };
         const setExact = (codes: number[]) => {
           a.bound = 0;
@@ -413,19 +431,22 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         const len = end - i;
         const length = [0, len, len > 1 && rnd() < 0.5 ? len - 1 : len + 1, 1 + Math.floor(rnd() * 30)][lengthKind];
         const before = { bits: bits.slice(), hints: a.hints.slice(), areaUsed: a.areaUsed, searchStart: a.searchStart, bound: a.bound, top: a.top };
-        const got = fi.releaseSpan(a, i, length, fi.FREE_ONLY);
+        const got = fi.releaseSpan(a, i, length, together ? fi.FREE_AND_NOTE : fi.FREE_ONLY);
         if (!isStart || (length !== 0 && length !== len)) {
           expect(got).toBe(-1);
           expect(bits).toEqual(before.bits);
           expect(a.hints).toEqual(before.hints);
           expect([a.areaUsed, a.searchStart, a.bound, a.top]).toEqual([before.areaUsed, before.searchStart, before.bound, before.top]);
+          expect([notes.lowered.length, notes.reuse]).toEqual([0, null]);
           return;
         }
         expect(got).toBe(end);
-        // The index waits for noteFreed.
-        expect(a.hints).toEqual(before.hints);
-        expect([a.bound, a.top]).toEqual([before.bound, before.top]);
-        fi.noteFreed(a, i, end);
+        if (!together) {
+          // The index and the pool wait for noteFreed.
+          expect(a.hints).toEqual(before.hints);
+          expect([a.bound, a.top, notes.lowered.length]).toEqual([before.bound, before.top, 0]);
+          fi.noteFreed(a, i, end);
+        }
         for (let k = i; k < end; k++) used[k] = false;
         stop[end - 1] = false;
         // One comparison of the whole array (an expect per granule made this test 30x slower).
@@ -439,7 +460,11 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         while (r0 < area && !used[r0]) r0++;
         const l = Math.max(l0, i - fi.HCAP);
         const r = end >= before.top ? area : Math.min(r0, end + fi.HCAP);
-        expect([fi.lastRun.start, fi.lastRun.length]).toEqual([l, r - l]);
+        // The pool hears of the run: cursors lowered for its length (capped), and the run's start
+        // pushed on the reuse list of the span's length.
+        expect(notes.lowered).toEqual([[0, Math.min(r - l, REUSE_MAX)]]);
+        if (len <= REUSE_MAX) expect([notes.reuseLen[len], notes.reuse![len * REUSE_DEPTH * 2], notes.reuse![len * REUSE_DEPTH * 2 + 1]]).toEqual([1, 0, l]);
+        else expect(notes.reuse).toBeNull();
         expect(a.top).toBe(r === area ? Math.min(before.top, l) : before.top);
         // Exact codes stay exact: chunks, groups and the bound.
         const want = exactCodes();

@@ -5,10 +5,10 @@
  */
 import { JitError } from '../errors';
 import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } from './backend';
-import { STOP, USED, findBoundaryBackward, findSet, isSpanStart, setBit, testBit } from './bitvector';
-import { Block, MAX_GROWN_BLOCK_SIZE, Pool, REUSE_DEPTH, REUSE_MAX } from './block';
+import { Vec, findBoundaryBackward, findSet, isSpanStart, setBit, testBit } from './bitvector';
+import { Block, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
 import { BlockIndex } from './blockindex';
-import { FREE_AND_NOTE, FREE_ONLY, GROUP_SHIFT, chunkCount, findFit, findFitAligned, lastRun, lengthCode, noteEmpty, noteFreed, releaseSpan } from './freeindex';
+import { Lim, Mode, chunkCount, findFit, findFitAligned, lengthCode, noteEmpty, noteFreed, releaseSpan } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -92,7 +92,7 @@ function checkInt(v: unknown, what: string): number {
 let pendingBackend: BlockBackend | null = null;
 
 /**
- * Frees whose index update waits (see _freedGranules). 16: the W3 drain at 1M live spans gains
+ * Frees whose index update waits (see _freedRun). 16: the W3 drain at 1M live spans gains
  * most of it already, and the queue stays inside the W1 fill's metadata budget.
  * @internal
  */
@@ -120,7 +120,7 @@ function granuleAt(block: Block, address: number): number {
 
 /** End (exclusive) of the live span that starts at granule `start` of `block`, or -1 (none does). */
 function spanEndAt(block: Block, start: number): number {
-  return isSpanStart(block.bits, start) ? findSet(block.bits, start, block.areaSize, STOP) + 1 : -1;
+  return isSpanStart(block.bits, start) ? findSet(block.bits, start, block.areaSize, Vec.STOP) + 1 : -1;
 }
 
 /**
@@ -151,7 +151,7 @@ export class JitAllocator implements SpanOwner {
   private readonly _jitdump: { dump: JitDump; owned: boolean } | null;
   private readonly _loc: Located = { block: null as unknown as Block, start: 0, end: 0, span: null };
   /**
-   * Frees whose index update is still to do (see _freedGranules), four integers each: pool id,
+   * Frees whose index update is still to do (see _freedRun), four integers each: pool id,
    * block index in the pool, start and end granule (integers: no write barrier, as storing the
    * Block would have). Settled before anything reads the index or removes a block (placement,
    * block deletion, reset, checks), so the block indexes stay valid.
@@ -162,7 +162,9 @@ export class JitAllocator implements SpanOwner {
    * releaseSpan's mode for frees: FREE_ONLY (the note is queued) once the blocks' bit-vectors take
    * `_queueFrom` bytes or more, else FREE_AND_NOTE.
    */
-  private _freeMode = FREE_AND_NOTE;
+  private _freeMode = Mode.FREE_AND_NOTE;
+  /** options.fillUnusedMemory, read by every release (one field load instead of two). */
+  private readonly _fillFreed: boolean;
   /** @internal (tests lower it to exercise the queue) */
   _queueFrom = QUEUE_FROM_BYTES;
 
@@ -173,6 +175,7 @@ export class JitAllocator implements SpanOwner {
     this.backend = backend;
     const opts = resolveOptions(options, { arch: backend.arch, hardened: backend.hardened() });
     this._opts = opts;
+    this._fillFreed = opts.fillUnusedMemory;
     this._kind = opts.useMapJit ? 'jit' : opts.useDualMapping ? 'dual' : 'single';
     this._padding = opts.disableInitialPadding ? 0 : 1;
     this._pageSize = backend.pageSize();
@@ -290,7 +293,7 @@ export class JitAllocator implements SpanOwner {
     const need = lengthCode(n);
     // A run that a recent release of this length freed, if one still holds n at its start (the
     // list's length tested here: no call while it is empty, as in a fill).
-    const listed = step === 1 && n <= REUSE_MAX;
+    const listed = step === 1 && n <= Lim.REUSE_MAX;
     let s = listed && pool.reuseLen[n] !== 0 ? pool.takeReuse(n) : -1;
     let block: Block | null;
     if (s >= 0) block = pool.takenBlock!;
@@ -318,7 +321,6 @@ export class JitAllocator implements SpanOwner {
       block.empty = false;
     }
     block.markAllocated(s, s + n);
-    pool.totalAreaUsed += n;
     this._allocationCount++;
     const span = new Span(this, block, s, n * pool.granularity);
     if (client !== null) span._client = client;
@@ -389,7 +391,7 @@ export class JitAllocator implements SpanOwner {
     let bytes = 0;
     for (const b of blocks) bytes += b.bits.byteLength;
     // Only ever switched with the queue empty: every map and unmap settles it first.
-    this._freeMode = bytes >= this._queueFrom ? FREE_ONLY : FREE_AND_NOTE;
+    this._freeMode = bytes >= this._queueFrom ? Mode.FREE_ONLY : Mode.FREE_AND_NOTE;
   }
 
   /**
@@ -437,9 +439,9 @@ export class JitAllocator implements SpanOwner {
     const block = this._blockAt(address);
     if (block === null) return null;
     const g = (address - block.rx) >>> block.pool.shift;
-    if (g < block.padding || !testBit(block.bits, g, USED)) return null;
+    if (g < block.padding || !testBit(block.bits, g, Vec.USED)) return null;
     const start = findBoundaryBackward(block.bits, g, block.padding) + 1;
-    const end = findSet(block.bits, g, block.areaSize, STOP) + 1;
+    const end = findSet(block.bits, g, block.areaSize, Vec.STOP) + 1;
     const spanAddress = block.rx + start * block.pool.granularity;
     const known = this._clientSpan(spanAddress) ?? this._materialized.get(spanAddress)?.[0];
     if (known) return known;
@@ -463,35 +465,17 @@ export class JitAllocator implements SpanOwner {
    * functions stop working. Unknown, interior, foreign or double releases throw and change nothing.
    */
   release(spanOrAddress: Span | number): void {
-    // Fast path for the common case: no clients, and the span (given by address, or a Span that
-    // never had Buffers or a liveness cell) has nothing to detach. It only validates and frees;
-    // anything unusual falls through to the full path, which also reports the errors.
+    // Fast paths for the common case: no clients, and the span (given by address, or a Span that
+    // never had Buffers or a liveness cell) has nothing to detach. They only validate and free, and
+    // change nothing when that fails: the full path below then reports the error. Kept apart from
+    // this dispatch so that V8 inlines release() into its callers.
     if (!this._closed && this._clients.size === 0) {
-      let span: Span | null = null;
-      let block: Block | null = null;
-      let start = -1;
       if (typeof spanOrAddress === 'number') {
-        const address = spanOrAddress;
-        if (address >= 0 && (this._materialized.size === 0 || !this._materialized.has(address))) {
-          block = this._blockAt(address);
-          if (block !== null) start = granuleAt(block, address);
+        if (this._materialized.size === 0 || !this._materialized.has(spanOrAddress)) {
+          if (this._releaseAddress(spanOrAddress)) return;
         }
       } else if (this._isCleanSpan(spanOrAddress)) {
-        // A Span knows its block and granule: no address lookup.
-        span = spanOrAddress;
-        block = span._block;
-        start = span._start;
-      }
-      if (start >= 0) {
-        // releaseSpan validates and frees in one pass; it changes nothing when no span starts
-        // there, or when a Span object is stale (released by address, its memory reused by a span
-        // of another size), and the full path below reports the error.
-        const end = releaseSpan(block!, start, span === null ? 0 : span._size >>> block!.pool.shift, this._freeMode);
-        if (end >= 0) {
-          if (span !== null) span._released = true; // it has no Buffers or cell to detach
-          this._freed(block!, start, end);
-          return;
-        }
+        if (this._releaseCleanSpan(spanOrAddress)) return;
       }
     }
     const loc = this._locate(spanOrAddress, 'release');
@@ -499,6 +483,33 @@ export class JitAllocator implements SpanOwner {
     if (this._clients.size !== 0 || (span !== null && span._client !== null))
       this._checkNoClient(loc.block.rx + loc.start * loc.block.pool.granularity, span, 'release');
     this._release(loc.block, loc.start, loc.end, span);
+  }
+
+  /** Fast path of release(address): frees the span starting there, or returns false (none does). */
+  private _releaseAddress(address: number): boolean {
+    const block = this._index.find(address);
+    if (block === null) return false;
+    const start = granuleAt(block, address);
+    if (start < 0) return false;
+    // releaseSpan validates and frees in one pass, and changes nothing when no span starts there.
+    const end = releaseSpan(block, start, 0, this._freeMode);
+    if (end < 0) return false;
+    this._freed(block, start, end);
+    return true;
+  }
+
+  /**
+   * Fast path of release(span) for a span with nothing to detach: it knows its block and granule,
+   * so no address lookup. False, changing nothing, when the Span is stale (released by address and
+   * its memory reused by a span of another size).
+   */
+  private _releaseCleanSpan(span: Span): boolean {
+    const block = span._block;
+    const end = releaseSpan(block, span._start, span._size >>> block.pool.shift, this._freeMode);
+    if (end < 0) return false;
+    span._released = true; // it has no Buffers or cell to detach
+    this._freed(block, span._start, end);
+    return true;
   }
 
   /**
@@ -560,42 +571,37 @@ export class JitAllocator implements SpanOwner {
     this._freed(block, start, end);
   }
 
-  /** Accounting once the span `[start, end)` is free in the block's bit-vectors and index. */
+  /** Accounting once the span `[start, end)` is free in the block's bit-vectors (and index). */
   private _freed(block: Block, start: number, end: number): void {
-    this._freedGranules(block, start, end);
+    this._freedRun(block, start, end);
     this._allocationCount--;
     if (block.areaUsed === block.padding) this._onEmpty(block);
   }
 
   /**
-   * After `releaseSpan` freed granules `[start, end)`: pool total and fill. The index update
-   * (merged run, chunk codes, free tail, cursors, reuse list) is done now, or, once the blocks'
-   * bit-vectors outgrow the cache (QUEUE_FROM_BYTES), queued and done in batches: at 1M live
-   * spans a release waits on two cache misses (the caller's load of the address, then the
-   * bit-vector word), and with the update inline the next release's miss could not start until
-   * this one's ~900 instructions had run; queued, the updates run later on cached lines.
+   * After `releaseSpan` freed granules `[start, end)`: its note (merged run, chunk codes, free tail,
+   * cursors, reuse list) is taken already, or, once the blocks' bit-vectors outgrow the cache
+   * (QUEUE_FROM_BYTES), queued here and taken in batches: at 1M live spans a release waits on two
+   * cache misses (the caller's load of the address, then the bit-vector word), and with the note
+   * inline the next release's miss could not start until this one's ~900 instructions had run;
+   * queued, the notes run later on cached lines. Then the fill.
    */
-  private _freedGranules(block: Block, start: number, end: number): void {
-    const pool = block.pool;
-    pool.totalAreaUsed -= end - start;
-    if (this._freeMode === FREE_AND_NOTE) {
-      // releaseSpan took the note already.
-      pool.noteFreeRun(block, lastRun.start, lastRun.length, end - start);
-    } else {
+  private _freedRun(block: Block, start: number, end: number): void {
+    if (this._freeMode === Mode.FREE_ONLY) {
       let i = this._noteCount;
       if (i === PENDING_NOTES) {
         this._settle();
         i = 0;
       }
       const notes = this._notes;
-      notes[4 * i] = pool.id;
+      notes[4 * i] = block.pool.id;
       notes[4 * i + 1] = block.index;
       notes[4 * i + 2] = start;
       notes[4 * i + 3] = end;
       this._noteCount = i + 1;
     }
     // Last: the note is taken or queued even if filling throws.
-    if (this._opts.fillUnusedMemory) this._fill(block.mem, start * pool.granularity, (end - start) * pool.granularity);
+    if (this._fillFreed) this._fill(block.mem, start * block.pool.granularity, (end - start) * block.pool.granularity);
   }
 
   /** Does the queued index updates, oldest first. */
@@ -606,10 +612,7 @@ export class JitAllocator implements SpanOwner {
     for (let i = 0; i < 4 * n; i += 4) {
       const pool = this._pools[notes[i]];
       const block = pool.blocks[notes[i + 1]];
-      const start = notes[i + 2];
-      const end = notes[i + 3];
-      noteFreed(block, start, end);
-      pool.noteFreeRun(block, lastRun.start, lastRun.length, end - start);
+      noteFreed(block, notes[i + 2], notes[i + 3]);
     }
   }
 
@@ -675,9 +678,9 @@ export class JitAllocator implements SpanOwner {
     const c = this._clientSpan(address);
     if (c !== undefined) c._size = newSize_;
     // The tail becomes a span of its own (a stop bit before it), which releaseSpan frees.
-    setBit(block.bits, newEnd - 1, STOP);
+    setBit(block.bits, newEnd - 1, Vec.STOP);
     releaseSpan(block, newEnd, end - newEnd, this._freeMode);
-    this._freedGranules(block, newEnd, end);
+    this._freedRun(block, newEnd, end);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -870,10 +873,8 @@ export class JitAllocator implements SpanOwner {
       }
       pool.resetPlacement();
       if (keep !== null) {
-        pool.totalAreaUsed -= keep.areaUsed;
         const wasEmpty = keep.empty;
         keep.wipe();
-        pool.totalAreaUsed += keep.areaUsed;
         if (!wasEmpty) pool.emptyBlockCount++;
         if (this._opts.fillUnusedMemory) this._fill(keep.mem, 0, keep.size);
       }
@@ -890,10 +891,13 @@ export class JitAllocator implements SpanOwner {
     let overheadSize = 160 + this._index.bytes() + PENDING_NOTES * 16;
     for (const pool of this._pools) {
       blockCount += pool.blockCount;
-      usedSize += pool.totalAreaUsed * pool.granularity;
       reservedSize += pool.reservedSize;
       overheadSize += 64 + pool.placementBytes();
-      for (let b = pool.first; b !== null; b = b.next) overheadSize += b.metadataBytes() + 48; // + RB node
+      // Used granules are summed here, not kept per pool: statistics() is rare, releases are not.
+      for (let b = pool.first; b !== null; b = b.next) {
+        usedSize += b.areaUsed * pool.granularity;
+        overheadSize += b.metadataBytes() + 48; // + RB node
+      }
     }
     const unusedSize = reservedSize - usedSize;
     const pct = (v: number): number => (reservedSize === 0 ? 0 : (v / reservedSize) * 100);
@@ -952,7 +956,6 @@ export class JitAllocator implements SpanOwner {
     let blocks = 0;
     let allocs = 0;
     for (const pool of this._pools) {
-      let used = 0;
       let empty = 0;
       let count = 0;
       for (let b = pool.first; b !== null; b = b.next) {
@@ -961,16 +964,16 @@ export class JitAllocator implements SpanOwner {
         if (this._tree.find(b.rx)?.value !== b) throw new Error('block missing from tree');
         let u = 0;
         for (let i = 0; i < b.areaSize; i++) {
-          const isUsed = testBit(b.bits, i, USED);
-          const isStop = testBit(b.bits, i, STOP);
+          const isUsed = testBit(b.bits, i, Vec.USED);
+          const isStop = testBit(b.bits, i, Vec.STOP);
           if (isUsed) u++;
           if (isStop && !isUsed) throw new Error(`stop bit on a free granule ${i}`);
           if (isUsed && i + 1 === b.areaSize && !isStop) throw new Error('span runs past its block');
           if (isUsed && isStop && !(i === 0 && b.padding)) allocs++;
-          if (isUsed && i + 1 < b.areaSize && !isStop && !testBit(b.bits, i + 1, USED))
+          if (isUsed && i + 1 < b.areaSize && !isStop && !testBit(b.bits, i + 1, Vec.USED))
             throw new Error(`span without stop bit at ${i}`);
         }
-        if (b.padding && !(testBit(b.bits, 0, USED) && testBit(b.bits, 0, STOP))) throw new Error('padding granule lost');
+        if (b.padding && !(testBit(b.bits, 0, Vec.USED) && testBit(b.bits, 0, Vec.STOP))) throw new Error('padding granule lost');
         if (u !== b.areaUsed) throw new Error(`areaUsed ${b.areaUsed} != ${u}`);
         if (b.empty) {
           empty++;
@@ -979,16 +982,16 @@ export class JitAllocator implements SpanOwner {
         // free-index soundness: bound and hints are upper bounds, searchStart a lower bound
         let first = -1;
         for (let i = 0; i < b.areaSize; i++)
-          if (!testBit(b.bits, i, USED)) {
+          if (!testBit(b.bits, i, Vec.USED)) {
             first = i;
             break;
           }
         if (first >= 0 && first < b.searchStart) throw new Error(`searchStart ${b.searchStart} > first free ${first}`);
-        for (let i = b.top; i < b.areaSize; i++) if (testBit(b.bits, i, USED)) throw new Error(`granule ${i} used above top ${b.top}`);
+        for (let i = b.top; i < b.areaSize; i++) if (testBit(b.bits, i, Vec.USED)) throw new Error(`granule ${i} used above top ${b.top}`);
         // Free-index soundness: every hint is an upper bound of min(HCAP, longest window
         // starting in its chunk); bound bounds the block; padding codes past the last chunk are 0.
         const rl = new Int32Array(b.areaSize + 1);
-        for (let i = b.areaSize - 1; i >= 0; i--) rl[i] = testBit(b.bits, i, USED) ? 0 : rl[i + 1] + 1;
+        for (let i = b.areaSize - 1; i >= 0; i--) rl[i] = testBit(b.bits, i, Vec.USED) ? 0 : rl[i + 1] + 1;
         let blockMax = 0;
         for (let c = 0; c < chunkCount(b.areaSize); c++) {
           let m = 0;
@@ -996,41 +999,41 @@ export class JitAllocator implements SpanOwner {
           for (let i = c * ck; i < Math.min((c + 1) * ck, b.areaSize); i++) if (rl[i] > m) m = rl[i];
           m = lengthCode(m);
           if (m > b.hints[c]) throw new Error(`hint code ${b.hints[c]} < ${m} in chunk ${c}`);
-          const g = b.groupBase + (c >>> GROUP_SHIFT);
+          const g = b.groupBase + (c >>> Lim.GROUP_SHIFT);
           if (b.hints[c] > b.hints[g]) throw new Error(`group code ${b.hints[g]} < code ${b.hints[c]} of chunk ${c}`);
           if (m > blockMax) blockMax = m;
         }
         if (blockMax > b.bound) throw new Error(`bound ${b.bound} < ${blockMax}`);
         const nc = chunkCount(b.areaSize);
         for (let c = nc; c < b.groupBase; c++) if (b.hints[c] !== 0) throw new Error(`padding code ${c} is set`);
-        for (let g = b.groupBase + ((nc - 1) >>> GROUP_SHIFT) + 1; g < b.hints.length; g++)
+        for (let g = b.groupBase + ((nc - 1) >>> Lim.GROUP_SHIFT) + 1; g < b.hints.length; g++)
           if (b.hints[g] !== 0) throw new Error(`padding group code ${g} is set`);
-        used += b.areaUsed;
       }
       // Reuse entries name blocks by their index in pool.blocks, the blocks in creation order.
       let bi = 0;
       for (let b = pool.first; b !== null; b = b.next, bi++)
         if (pool.blocks[bi] !== b || b.index !== bi) throw new Error(`pool.blocks[${bi}] is not the pool's block ${bi}`);
       if (bi !== pool.blocks.length) throw new Error('pool.blocks holds removed blocks');
-      for (let q = 1; q <= REUSE_MAX; q++) {
-        if (pool.reuseLen[q] > REUSE_DEPTH) throw new Error(`reuse list ${q} overflows`);
-        for (let t = 0; t < pool.reuseLen[q]; t++)
-          if (pool.reuse![q * REUSE_DEPTH + t] >= bi * 4294967296) throw new Error(`reuse entry ${q}/${t} names no block`);
+      for (let q = 1; q <= Lim.REUSE_MAX; q++) {
+        if (pool.reuseLen[q] > Lim.REUSE_DEPTH) throw new Error(`reuse list ${q} overflows`);
+        for (let t = 0; t < pool.reuseLen[q]; t++) {
+          const e = (q * Lim.REUSE_DEPTH + t) << 1;
+          if (!(pool.reuse![e] < bi && pool.reuse![e + 1] >= 0)) throw new Error(`reuse entry ${q}/${t} names no block`);
+        }
       }
       // Cursor soundness: no window of k in the blocks before cursor k; cursors non-decreasing in k.
-      for (let k = 1; k <= REUSE_MAX; k++) {
+      for (let k = 1; k <= Lim.REUSE_MAX; k++) {
         const c = pool.cursor[k];
         if (c < 0 || c < pool.cursor[k - 1]) throw new Error(`cursor ${k} = ${c} below cursor ${k - 1} = ${pool.cursor[k - 1]}`);
         for (let i = 0; i < c && i < pool.blocks.length; i++) {
           const b = pool.blocks[i];
           let run = 0;
           for (let g = 0; g < b.areaSize; g++) {
-            run = testBit(b.bits, g, USED) ? 0 : run + 1;
+            run = testBit(b.bits, g, Vec.USED) ? 0 : run + 1;
             if (run === k) throw new Error(`cursor ${k} skips a window at ${g - k + 1} of block ${i}`);
           }
         }
       }
-      if (used !== pool.totalAreaUsed) throw new Error('pool.totalAreaUsed mismatch');
       if (empty !== pool.emptyBlockCount) throw new Error(`emptyBlockCount ${pool.emptyBlockCount} != ${empty}`);
       if (count !== pool.blockCount) throw new Error('blockCount mismatch');
     }

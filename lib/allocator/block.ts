@@ -5,23 +5,15 @@
  * @internal
  */
 import type { BlockMemory } from './backend';
-import { STOP, USED, fillBits, pairLength, setBit } from './bitvector';
-import { chunkShiftFor, groupBaseFor, indexBytes, resetHints, startsFreeRun, type FreeArea } from './freeindex';
+import { Vec, fillBits, pairLength, setBit } from './bitvector';
+import { Lim, chunkShiftFor, groupBaseFor, indexBytes, resetHints, startsFreeRun, type FreeArea, type RunNotes } from './freeindex';
 import type { RBNode } from './rbtree';
 
 /** Largest block the growth policy produces (asmjit's cap). @internal */
 export const MAX_GROWN_BLOCK_SIZE = 64 * 1024 * 1024;
 
-/** Requests of up to this many granules have reuse lists (see Pool). @internal */
-export const REUSE_MAX = 32;
-
-/**
- * Entries per length in a pool's reuse lists. W2 (pair ratios against no lists): 8 entries
- * 0.62-0.72x, 16 0.60-0.71x, 64 0.51-0.75x; 16 take most of 64's gain at 4 KiB per pool.
- * @internal
- */
-export const REUSE_DEPTH = 16;
-const REUSE_SLOTS = (REUSE_MAX + 1) * REUSE_DEPTH;
+/** Int32 slots of a pool's reuse lists: a (block index, run start) pair per entry. */
+const REUSE_SLOTS = (Lim.REUSE_MAX + 1) * Lim.REUSE_DEPTH * 2;
 
 /** Approximate bytes of one Block object + its typed-array headers (metadata accounting). @internal */
 export const BLOCK_OBJECT_BYTES = 256;
@@ -83,8 +75,8 @@ export class Block implements FreeArea {
   wipe(): void {
     this.bits.fill(0);
     if (this.padding) {
-      setBit(this.bits, 0, USED);
-      setBit(this.bits, 0, STOP);
+      setBit(this.bits, 0, Vec.USED);
+      setBit(this.bits, 0, Vec.STOP);
     }
     this.areaUsed = this.padding;
     this.empty = true;
@@ -93,8 +85,8 @@ export class Block implements FreeArea {
 
   /** Marks `[start, end)` as one span. */
   markAllocated(start: number, end: number): void {
-    fillBits(this.bits, start, end - start, USED);
-    setBit(this.bits, end - 1, STOP);
+    fillBits(this.bits, start, end - start, Vec.USED);
+    setBit(this.bits, end - 1, Vec.STOP);
     this.areaUsed += end - start;
     if (end > this.top) this.top = end;
     if (this.areaUsed === this.areaSize) {
@@ -112,13 +104,11 @@ export class Block implements FreeArea {
 }
 
 /** Blocks of one granularity. @internal */
-export class Pool {
+export class Pool implements RunNotes {
   first: Block | null = null;
   last: Block | null = null;
   blockCount = 0;
   emptyBlockCount = 0;
-  /** Σ areaUsed (granules, padding included). */
-  totalAreaUsed = 0;
   /** Σ block sizes in bytes. */
   reservedSize = 0;
   readonly shift: number;
@@ -126,13 +116,13 @@ export class Pool {
   readonly blocks: Block[] = [];
   /**
    * Reuse lists, per length q (1..REUSE_MAX): the free runs that the last releases of q-granule
-   * spans merged into, as keys `block index * 2^32 + run start`, newest on top (REUSE_DEPTH slots;
-   * a full list's top is overwritten). An allocation of q tries them before the first-fit search:
-   * W2's churn releases and allocates the same lengths, and the first-fit search was about half
-   * of its op. Removing a block empties them (indices shift; a rare event).
+   * spans merged into, as int32 pairs (block index, run start), newest on top (REUSE_DEPTH slots; a
+   * full list's top is overwritten; releaseSpan pushes them). An allocation of q tries them before
+   * the first-fit search: W2's churn releases and allocates the same lengths, and the first-fit
+   * search was about half of its op. Removing a block empties them (indices shift; a rare event).
    */
-  reuse: Float64Array | null = null;
-  readonly reuseLen = new Uint8Array(REUSE_MAX + 1);
+  reuse: Int32Array | null = null;
+  readonly reuseLen = new Uint8Array(Lim.REUSE_MAX + 1);
   /** Set by takeReuse(): the block of the run it returned. */
   takenBlock: Block | null = null;
   /**
@@ -145,7 +135,7 @@ export class Pool {
    * stayed high while any long length's cursor did, and releases walked up to 32 cursors (W1:
    * ~45 instructions more per alloc + release under cachegrind).
    */
-  readonly cursor = new Int32Array(REUSE_MAX + 1);
+  readonly cursor = new Int32Array(Lim.REUSE_MAX + 1);
 
   constructor(
     readonly id: number,
@@ -164,7 +154,6 @@ export class Pool {
     this.last = b;
     this.blockCount++;
     this.reservedSize += b.size;
-    this.totalAreaUsed += b.areaUsed;
   }
 
   remove(b: Block): void {
@@ -177,7 +166,7 @@ export class Pool {
     // earlier window, and its space is gone). A block empties through a release whose merged
     // run (the whole block) already lowered every cursor to b, so this is for completeness.
     const cur = this.cursor;
-    for (let k = 1; k <= REUSE_MAX; k++) if (cur[k] > b.index) cur[k]--;
+    for (let k = 1; k <= Lim.REUSE_MAX; k++) if (cur[k] > b.index) cur[k]--;
     if (b.prev) b.prev.next = b.next;
     else this.first = b.next;
     if (b.next) b.next.prev = b.prev;
@@ -185,33 +174,13 @@ export class Pool {
     b.prev = b.next = null;
     this.blockCount--;
     this.reservedSize -= b.size;
-    this.totalAreaUsed -= b.areaUsed;
-  }
-
-  /**
-   * A release (or shrink) freed q granules and they merged into the free run
-   * `[start, start + length)` of block b: lower the block cursors of the lengths the run holds (one
-   * test when none is past b), then offer the run to the next allocations of q. Push
-   * (block index, run start) on list q; a full list's newest entry is overwritten. A number, not a
-   * Block reference: no write barrier on the release path.
-   */
-  noteFreeRun(b: Block, start: number, length: number, q: number): void {
-    const m = length < REUSE_MAX ? length : REUSE_MAX;
-    if (b.index < this.cursor[m]) this._lowerCursors(b.index, m);
-    if (q > REUSE_MAX) return;
-    const r = this.reuse ?? this._createReuseLists();
-    const len = this.reuseLen;
-    let top = len[q];
-    if (top < REUSE_DEPTH) len[q] = top + 1;
-    else top = REUSE_DEPTH - 1;
-    r[q * REUSE_DEPTH + top] = b.index * 4294967296 + start;
   }
 
   /**
    * A run of m (1..REUSE_MAX) granules is free in block bi, which is before cursor m: the cursors
    * of m and of the shorter lengths that lie past bi move there.
    */
-  private _lowerCursors(bi: number, m: number): void {
+  lowerCursors(bi: number, m: number): void {
     const cur = this.cursor;
     // Non-decreasing: the cursors past bi are a run ending at m.
     for (let k = m; k >= 1 && cur[k] > bi; k--) cur[k] = bi;
@@ -224,12 +193,12 @@ export class Pool {
   setCursor(n: number, bi: number): void {
     const cur = this.cursor;
     cur[n] = bi;
-    for (let k = n + 1; k <= REUSE_MAX && cur[k] < bi; k++) cur[k] = bi;
+    for (let k = n + 1; k <= Lim.REUSE_MAX && cur[k] < bi; k++) cur[k] = bi;
   }
 
   /** The reuse lists are created by the pool's first release: a pool only ever filled pays nothing. */
-  private _createReuseLists(): Float64Array {
-    return (this.reuse = new Float64Array(REUSE_SLOTS));
+  createReuseLists(): Int32Array {
+    return (this.reuse = new Int32Array(REUSE_SLOTS));
   }
 
   /**
@@ -244,12 +213,9 @@ export class Pool {
     if (top === 0 || r === null) return -1;
     let found = -1;
     while (top > 0) {
-      const key = r[n * REUSE_DEPTH + --top];
-      const index = Math.floor(key / 4294967296);
-      // An int32 again: a double here would reach Span._start and turn that field into a boxed
-      // double for every Span (W1 alloc 1.17x, W2 1.13x).
-      const pos = (key - index * 4294967296) | 0;
-      const b = this.blocks[index];
+      const e = (n * Lim.REUSE_DEPTH + --top) << 1;
+      const b = this.blocks[r[e]];
+      const pos = r[e + 1];
       if (startsFreeRun(b, pos, n)) {
         this.takenBlock = b;
         found = pos;
@@ -268,6 +234,6 @@ export class Pool {
 
   /** Bytes of the reuse lists, cursors and the block array (metadata accounting). */
   placementBytes(): number {
-    return (this.reuse === null ? 0 : REUSE_SLOTS * 8) + (REUSE_MAX + 1) * 5 + this.blocks.length * 8;
+    return (this.reuse === null ? 0 : REUSE_SLOTS * 4) + (Lim.REUSE_MAX + 1) * 5 + this.blocks.length * 8;
   }
 }

@@ -27,7 +27,7 @@
  * 64, about 0.0016% of the block above.
  * @internal
  */
-import { STOP, USED, findClear, findSet, findSetBackward, isSpanStart, scanInfo, scanWindow, testBit } from './bitvector';
+import { Vec, findClear, findSet, findSetBackward, scanInfo, scanWindow, testBit } from './bitvector';
 
 /** Chunks a block's index has at most while its chunks can still grow (up to MAX_CHUNK_SHIFT). @internal */
 export const MAX_CHUNKS = 256;
@@ -50,13 +50,33 @@ export function chunkShiftFor(areaSize: number): number {
   while (s < MAX_CHUNK_SHIFT && (areaSize - 1) >>> s >= MAX_CHUNKS) s++;
   return s;
 }
-/** Longest window the index measures: requests up to this many granules use it. @internal */
-export const HCAP = 255;
-const HC = HCAP;
+/**
+ * The index's limits, as compile-time constants for the hot functions (see Vec in bitvector.ts):
+ * - HC: longest window the index measures; requests up to this many granules use it.
+ * - GROUP_SHIFT: log2 of the chunks per group (a group is 16 chunks, four code words).
+ * - REUSE_MAX: requests of up to this many granules have block cursors and reuse lists (see Pool).
+ * - REUSE_DEPTH: entries per length in a pool's reuse lists. W2 (pair ratios against no lists):
+ *   8 entries 0.62-0.72x, 16 0.60-0.71x, 64 0.51-0.75x; 16 take most of 64's gain at 4 KiB per pool.
+ * @internal
+ */
+export const enum Lim {
+  HC = 255,
+  GROUP_SHIFT = 4,
+  REUSE_MAX = 32,
+  REUSE_DEPTH = 16,
+}
+/** @internal */
+export const HCAP = Lim.HC;
+/** @internal */
+export const GROUP_SHIFT = Lim.GROUP_SHIFT;
+/** @internal */
+export const REUSE_MAX = Lim.REUSE_MAX;
+/** @internal */
+export const REUSE_DEPTH = Lim.REUSE_DEPTH;
 
 /** Code of a window length: the length, capped at HCAP. @internal */
 export function lengthCode(v: number): number {
-  return v < HC ? v : HC;
+  return v < Lim.HC ? v : Lim.HC;
 }
 
 /** The part of a block the index works on. @internal */
@@ -77,6 +97,24 @@ export interface FreeArea {
   readonly chunkShift: number;
   /** Byte offset of the group codes in `hints` (after the chunk codes; a multiple of 4). */
   readonly groupBase: number;
+  /** The block's number in its pool, and the pool's per-length run notes (see {@link RunNotes}). */
+  index: number;
+  readonly pool: RunNotes;
+}
+
+/**
+ * What a release tells the pool about the free run it made (the Pool in block.ts): its block
+ * cursors (first block that may hold a window of each length 1..REUSE_MAX) and its reuse lists
+ * (recently freed runs per span length). @internal
+ */
+export interface RunNotes {
+  readonly cursor: Int32Array;
+  /** Entries per list: pairs (block index, run start), REUSE_DEPTH per length, null until the first release. */
+  reuse: Int32Array | null;
+  readonly reuseLen: Uint8Array;
+  /** Lowers the cursors of lengths up to m that lie past block bi. */
+  lowerCursors(bi: number, m: number): void;
+  createReuseLists(): Int32Array;
 }
 
 /** Number of chunks of an area. @internal */
@@ -89,12 +127,9 @@ export function codeWords(areaSize: number): number {
   return ((chunkCount(areaSize) - 1) >>> 2) + 1;
 }
 
-/** log2 of the chunks per group: a group is 16 chunks, four code words. @internal */
-export const GROUP_SHIFT = 4;
-
 /** Number of groups of an area. @internal */
 export function groupCount(areaSize: number): number {
-  return ((chunkCount(areaSize) - 1) >>> GROUP_SHIFT) + 1;
+  return ((chunkCount(areaSize) - 1) >>> Lim.GROUP_SHIFT) + 1;
 }
 
 /** Byte offset of an area's group codes in its index: they follow the chunk codes' words. @internal */
@@ -130,7 +165,7 @@ export function resetHints(a: FreeArea, padding: number): void {
     const v = lengthCode(area - (c === 0 ? padding : c << a.chunkShift));
     h[c] = v;
     // Codes fall with c here: a group's first chunk has its largest.
-    if ((c & ((1 << GROUP_SHIFT) - 1)) === 0) h[gb + (c >>> GROUP_SHIFT)] = v;
+    if ((c & ((1 << Lim.GROUP_SHIFT) - 1)) === 0) h[gb + (c >>> Lim.GROUP_SHIFT)] = v;
   }
   a.searchStart = padding;
   a.top = padding;
@@ -167,7 +202,7 @@ export function maxCode(a: FreeArea, first: number): number {
         const v = (x >>> k) & 255;
         if (v > m) m = v;
       }
-      if (m === HC) return m;
+      if (m === Lim.HC) return m;
     }
     if (++wi >= words.length) return m;
     x = words[wi] | 0;
@@ -185,7 +220,7 @@ export function findFit(a: FreeArea, n: number): number {
   const ss = a.searchStart;
   // Nothing free before the free tail (a block being filled): the first fit is the tail's start.
   if (ss === a.top) return ss + n <= area ? ss : -1;
-  if (n > HC) return findFitAligned(a, n, 1);
+  if (n > Lim.HC) return findFitAligned(a, n, 1);
   if (ss >= area) {
     a.bound = 0; // nothing free
     return -1;
@@ -198,7 +233,7 @@ export function findFit(a: FreeArea, n: number): number {
   const nCodeWords = gb >>> 2; // the group codes follow the chunk codes
   const nWords = words.length;
   const pc = ss >>> CS; // chunk and group of searchStart
-  const pg = pc >>> GROUP_SHIFT;
+  const pg = pc >>> Lim.GROUP_SHIFT;
   let gwi = nCodeWords + (pg >>> 2);
   // Group codes (then chunk codes) before searchStart's are masked out: code 0 never matches.
   let gx = words[gwi] & (-1 << ((pg & 3) << 3));
@@ -208,8 +243,8 @@ export function findFit(a: FreeArea, n: number): number {
       const gbit = 31 - Math.clz32(gm & -gm);
       const g = ((gwi - nCodeWords) << 2) + (gbit >>> 3);
       // The group's code words, from searchStart's chunk in its group.
-      let wi = g << (GROUP_SHIFT - 2);
-      let wEnd = wi + (1 << (GROUP_SHIFT - 2));
+      let wi = g << (Lim.GROUP_SHIFT - 2);
+      let wEnd = wi + (1 << (Lim.GROUP_SHIFT - 2));
       if (wEnd > nCodeWords) wEnd = nCodeWords;
       let x: number;
       if (g === pg) {
@@ -229,7 +264,7 @@ export function findFit(a: FreeArea, n: number): number {
           const f = ss > cStart ? ss : cStart;
           // The chunk's code before this search: an upper bound of every window starting in it.
           const old = (x >>> (bit - 7)) & 255;
-          const s = scanWindow(used, f, cEnd, area, n, HC, USED);
+          const s = scanWindow(used, f, cEnd, area, n, Lim.HC, Vec.USED);
           if (s >= 0) {
             // The caller places [s, s + n). Measure the rest of the chunk now, while its words are
             // hot: the code stays exact, and the next search that reaches this chunk does not fail
@@ -239,7 +274,7 @@ export function findFit(a: FreeArea, n: number): number {
             if (s + n < cEnd) {
               // Windows after the fit are as they were: none is longer than `old`, so the measure
               // stops at the first one that long.
-              const r = scanWindow(used, s + n, cEnd, area, old, HC, USED);
+              const r = scanWindow(used, s + n, cEnd, area, old, Lim.HC, Vec.USED);
               const after = r >= 0 ? old : -r - 1;
               if (after > code) code = after;
             }
@@ -258,7 +293,7 @@ export function findFit(a: FreeArea, n: number): number {
       // (nothing is free before searchStart). The codes of the group's chunks before searchStart's
       // become 0 (exact: nothing free there), so the group code stays at or above every chunk
       // code of the group, which lets a release skip the group when its chunk code does not rise.
-      if (g === pg) for (let c = g << GROUP_SHIFT; c < pc; c++) hints[c] = 0;
+      if (g === pg) for (let c = g << Lim.GROUP_SHIFT; c < pc; c++) hints[c] = 0;
       hints[gb + g] = n - 1;
       gm &= gm - 1;
     }
@@ -282,13 +317,13 @@ export function startsFreeRun(a: FreeArea, pos: number, n: number): boolean {
   // Granules pos - 1 .. pos + n - 1 (at most 33 bits, so up to two words): used, then n free.
   const w = pos >>> 5;
   const sh = pos & 31;
-  let x = bits[w + (w & ~15) + USED] >>> sh;
+  let x = bits[w + (w & ~15) + Vec.USED] >>> sh;
   if (sh + n > 32) {
     const w1 = w + 1;
-    x |= bits[w1 + (w1 & ~15) + USED] << (32 - sh); // sh > 0 here
+    x |= bits[w1 + (w1 & ~15) + Vec.USED] << (32 - sh); // sh > 0 here
   }
   if ((x & (-1 >>> (32 - n))) !== 0) return false;
-  return pos === 0 || testBit(bits, pos - 1, USED);
+  return pos === 0 || testBit(bits, pos - 1, Vec.USED);
 }
 
 /**
@@ -299,111 +334,164 @@ export function startsFreeRun(a: FreeArea, pos: number, n: number): boolean {
 export function findFitAligned(a: FreeArea, n: number, step: number): number {
   const area = a.areaSize;
   const used = a.bits;
-  let s = findClear(used, a.searchStart, area, USED);
+  let s = findClear(used, a.searchStart, area, Vec.USED);
   while (s < area) {
-    const e = findSet(used, s, area, USED);
+    const e = findSet(used, s, area, Vec.USED);
     const as = step === 1 ? s : Math.ceil(s / step) * step;
     if (as + n <= e) return as;
-    s = findClear(used, e, area, USED);
+    s = findClear(used, e, area, Vec.USED);
   }
   return -1;
 }
 
-/** The free run around the last note taken by {@link releaseSpan} (start, length capped near HC). @internal */
-export const lastRun = { start: 0, length: 0 };
-
 /** {@link releaseSpan} modes: free and note; free only (the caller queues the note); note only. @internal */
-export const FREE_AND_NOTE = 0;
+export const enum Mode {
+  FREE_AND_NOTE = 0,
+  FREE_ONLY = 1,
+  NOTE_ONLY = 2,
+}
 /** @internal */
-export const FREE_ONLY = 1;
+export const FREE_AND_NOTE = Mode.FREE_AND_NOTE;
 /** @internal */
-export const NOTE_ONLY = 2;
+export const FREE_ONLY = Mode.FREE_ONLY;
+/** @internal */
+export const NOTE_ONLY = Mode.NOTE_ONLY;
 
 /**
  * Releases the span that starts at granule `start` (at or after the area's padding): returns its
  * end, or -1, changing nothing, when no span starts there or it is not `length` granules long
  * (0: any length). Clears its `used` bits and its stop bit, then (mode FREE_AND_NOTE) takes its
- * index note: measures the merged free run (at most HC granules to each side), raises the codes of
- * the chunks (and their groups) whose windows grew, moves the free tail and reports the run in
- * {@link lastRun}. FREE_ONLY stops before the note, which the caller queues; NOTE_ONLY takes the
- * note of granules `[start, start + length)` freed earlier ({@link noteFreed}).
+ * note: measures the merged free run (at most HC granules to each side), raises the codes of the
+ * chunks (and their groups) whose windows grew, moves the free tail, and tells the pool (block
+ * cursors, reuse list of the span's length). FREE_ONLY stops before the note, which the caller
+ * queues; NOTE_ONLY takes the note of granules `[start, start + length)` freed earlier
+ * ({@link noteFreed}).
  *
- * One function, V8's unit of compilation, so the scans are inlined into it every time: as
- * separate steps called from release(), V8 inlined a different subset on each run (1.08-1.15x on
- * W1 release), and the note as a function of its own, even inlined here, cost ~30 instructions
- * more per release (cachegrind).
+ * One function, V8's unit of compilation, with everything written out: the release path is
+ * instruction-bound (W1, cachegrind), and each call V8 left in it cost 30-60 instructions of ~600
+ * (the pool's part as a Pool method: +58; isSpanStart, the stop scan and the clear reread the words
+ * the note scans again). The note's scans start from the words the free left in hand and call
+ * findSet / findSetBackward only when the run reaches past them.
  * @internal
  */
 export function releaseSpan(a: FreeArea, start: number, length: number, mode: number): number {
   const bits = a.bits;
   const area = a.areaSize;
+  const w = start >>> 5;
+  const sb = start & 31;
+  const k = w + (w & ~15); // array index of w's used word (its stop word is k + STOP)
+  const below = (1 << sb) - 1; // bits of w under start
   let end: number;
-  if (mode === NOTE_ONLY) {
+  let last: number;
+  let we: number; // word (and array index of its used word) of the last granule
+  let ke: number;
+  // The used words w and we as the free leaves them: the note measures the run from them.
+  let uw: number;
+  let ue: number;
+  if (mode === Mode.NOTE_ONLY) {
     end = start + length;
+    last = end - 1;
+    we = last >>> 5;
+    ke = we + (we & ~15);
+    uw = bits[k + Vec.USED] | 0;
+    ue = bits[ke + Vec.USED] | 0;
   } else {
-    if (!isSpanStart(bits, start)) return -1;
+    const u = bits[k + Vec.USED] | 0;
+    const st = bits[k + Vec.STOP] | 0;
+    // A span starts here: used, and the predecessor (if any) free or the last granule of a span.
+    // One combined bit, one branch: whether the predecessor is free is a coin flip in random order.
+    let ok = (u >>> sb) & 1;
+    if (sb !== 0) {
+      ok &= ~((u & ~st) >>> (sb - 1)) & 1;
+    } else if (start > 0) {
+      const kp = w - 1 + ((w - 1) & ~15);
+      ok &= ~((bits[kp + Vec.USED] & ~bits[kp + Vec.STOP]) >>> 31) & 1;
+    }
+    if (ok === 0) return -1;
     // Its last granule: the first stop bit from start on (a live span has one inside the area).
-    // Scanned here rather than with findSet: the loop leaves the word to clear in hand (findSet
-    // and recomputing it measured 1.02-1.03x on W1 release).
-    const w = start >>> 5;
-    const k = w + (w & ~15);
     const wLast = (area - 1) >>> 5;
-    let we = w;
-    let ke = k;
-    let s = bits[k + STOP] & (-1 << (start & 31));
+    we = w;
+    ke = k;
+    let s = st & (-1 << sb);
     while (s === 0 && we < wLast) {
       we++;
       ke = we + (we & ~15);
-      s = bits[ke + STOP] | 0;
+      s = bits[ke + Vec.STOP] | 0;
     }
-    const last = (we << 5) + 31 - Math.clz32(s & -s);
+    last = (we << 5) + 31 - Math.clz32(s & -s);
     end = last + 1;
     if (s === 0 || (length !== 0 && end - start !== length)) return -1;
-    const below = (1 << (start & 31)) - 1; // bits of w under start
     const upTo = -1 >>> (31 - (last & 31)); // bits of we up to last
-    bits[ke + STOP] &= ~(s & -s);
+    bits[ke + Vec.STOP] &= ~(s & -s);
     if (w === we) {
-      bits[k + USED] &= below | ~upTo;
+      uw = ue = u & (below | ~upTo);
+      bits[k + Vec.USED] = uw;
     } else {
-      bits[k + USED] &= below;
-      for (let q = w + 1; q < we; q++) bits[q + (q & ~15) + USED] = 0;
-      bits[ke + USED] &= ~upTo;
+      uw = u & below;
+      bits[k + Vec.USED] = uw;
+      for (let q = w + 1; q < we; q++) bits[q + (q & ~15) + Vec.USED] = 0;
+      ue = bits[ke + Vec.USED] & ~upTo;
+      bits[ke + Vec.USED] = ue;
     }
     a.areaUsed -= end - start;
     if (start < a.searchStart) a.searchStart = start;
-    if (mode === FREE_ONLY) return end;
+    if (mode === Mode.FREE_ONLY) return end;
   }
   // The note, from the bit-vector as it is now: later frees only lengthen the run it measures, so
   // notes may be taken late and in any order (codes stay upper bounds, `top` stays exact). The
-  // scans stop in the first word when the neighbour is live, so no test of the neighbour first
-  // (whether it is free is a coin flip when spans are released in random order).
-  const l = findSetBackward(bits, start, start > HC ? start - HC : 0, USED) + 1;
-  // Everything from `top` on is free: a span that ends there (the last one placed in a filling
-  // block, W4's pattern) merges with the tail without a scan.
-  const r = end >= a.top ? area : findSet(bits, end, end + HC < area ? end + HC : area, USED);
-  lastRun.start = l;
-  lastRun.length = r - l;
+  // merged run [l, r): the neighbours' bits in words w and we first (a coin flip whether either
+  // neighbour is live, so no test of it alone).
+  const ub = uw & below;
+  const l = ub !== 0 ? (w << 5) + 32 - Math.clz32(ub) : findSetBackward(bits, w << 5, start > Lim.HC ? start - Lim.HC : 0, Vec.USED) + 1;
+  let r: number;
+  if (end >= a.top) {
+    // Everything from `top` on is free: a span that ends there (the last one placed in a filling
+    // block, W4's pattern) merges with the tail without a scan.
+    r = area;
+  } else {
+    const ua = ue & ~(-1 >>> (31 - (last & 31)));
+    r = ua !== 0 ? (we << 5) + 31 - Math.clz32(ua & -ua) : findSet(bits, (we + 1) << 5, end + Lim.HC < area ? end + Lim.HC : area, Vec.USED);
+  }
   if (r === area && l < a.top) a.top = l;
   const hints = a.hints;
   const CS = a.chunkShift;
   const gb = a.groupBase;
   let bound = a.bound;
-  for (let c = l >>> CS, c1 = (end - 1) >>> CS; c <= c1; c++) {
+  for (let c = l >>> CS, c1 = last >>> CS; c <= c1; c++) {
     const cStart = c << CS;
     const v = lengthCode(r - (l > cStart ? l : cStart));
     if (v > hints[c]) {
       hints[c] = v;
       // A group code is at or above its chunks' codes: only a rising chunk code can raise it.
-      const gi = gb + (c >>> GROUP_SHIFT);
+      const gi = gb + (c >>> Lim.GROUP_SHIFT);
       if (v > hints[gi]) hints[gi] = v;
     }
     if (v > bound) bound = v;
   }
   a.bound = bound;
+  // The pool's part: lower the block cursors of the lengths the run holds (one test when none is
+  // past this block), then offer the run to the next allocations of the span's length q: push
+  // (block, run start) on list q, overwriting the newest entry of a full list.
+  const pool = a.pool;
+  const bi = a.index;
+  const run = r - l;
+  const m = run < Lim.REUSE_MAX ? run : Lim.REUSE_MAX;
+  if (bi < pool.cursor[m]) pool.lowerCursors(bi, m);
+  const q = end - start;
+  if (q <= Lim.REUSE_MAX) {
+    const reuse = pool.reuse ?? pool.createReuseLists();
+    const len = pool.reuseLen;
+    let t = len[q];
+    if (t < Lim.REUSE_DEPTH) len[q] = t + 1;
+    else t = Lim.REUSE_DEPTH - 1;
+    const e = (q * Lim.REUSE_DEPTH + t) << 1;
+    reuse[e] = bi;
+    reuse[e + 1] = l;
+  }
   return end;
 }
 
 /** Takes the index note of granules `[start, end)`, freed earlier by releaseSpan(FREE_ONLY). @internal */
 export function noteFreed(a: FreeArea, start: number, end: number): void {
-  releaseSpan(a, start, end - start, NOTE_ONLY);
+  releaseSpan(a, start, end - start, Mode.NOTE_ONLY);
 }
