@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as bv from '../lib/allocator/bitvector';
 import { RBTree } from '../lib/allocator/rbtree';
 import * as fi from '../lib/allocator/freeindex';
-import { REUSE_DEPTH, REUSE_MAX } from '../lib/allocator/freeindex';
+import { Lim } from '../lib/allocator/freeindex';
 import { JitAllocator, PENDING_NOTES, kWithBackend } from '../lib/allocator/allocator';
 // @ts-expect-error plain JS helpers shared with the bench
 import { makeFakeBackend } from '../bench/fake-backend.cjs';
@@ -15,23 +15,23 @@ import { crossCheck, genW1, genW2, genW5 } from '../bench/rng.mjs';
 // A pool's run notes for index tests on a bare area (block 0): every cursor sits past it, so each
 // note lowers them, and the lowerings and reuse pushes are recorded.
 const fakeRunNotes = () => ({
-  cursor: new Int32Array(REUSE_MAX + 1).fill(1),
+  cursor: new Int32Array(Lim.REUSE_MAX + 1).fill(1),
   reuse: null as Int32Array | null,
-  reuseLen: new Uint8Array(REUSE_MAX + 1),
+  reuseLen: new Uint8Array(Lim.REUSE_MAX + 1),
   lowered: [] as [number, number][],
   lowerCursors(bi: number, m: number) {
     this.lowered.push([bi, m]);
   },
   createReuseLists() {
-    return (this.reuse = new Int32Array((REUSE_MAX + 1) * REUSE_DEPTH * 2));
+    return (this.reuse = new Int32Array((Lim.REUSE_MAX + 1) * Lim.REUSE_DEPTH * 2));
   },
 });
 
 const bitsArb = fc.array(fc.boolean(), { minLength: 32, maxLength: 320 }).map((a) => a.slice(0, a.length - (a.length % 32)));
 // Both vectors in one interleaved array: the tested vector at offset O, noise in the other one
 // (so a function that reads the wrong vector fails).
-const O = bv.USED;
-const OTHER = bv.STOP;
+const O = bv.Vec.USED;
+const OTHER = bv.Vec.STOP;
 const toBv = (bits: boolean[], o = O) => {
   const v = new Uint32Array(bv.pairLength(bits.length));
   bits.forEach((b, i) => b && bv.setBit(v, i, o));
@@ -64,8 +64,8 @@ describe('bit-vector', () => {
         const n = Math.min(used.length, stop.length);
         const v = new Uint32Array(bv.pairLength(n));
         for (let i = 0; i < n; i++) {
-          if (used[i]) bv.setBit(v, i, bv.USED);
-          if (stop[i]) bv.setBit(v, i, bv.STOP);
+          if (used[i]) bv.setBit(v, i, bv.Vec.USED);
+          if (stop[i]) bv.setBit(v, i, bv.Vec.STOP);
         }
         for (let i = 0; i < n; i++) {
           const want = used[i] && !(i > 0 && used[i - 1] && !stop[i - 1]);
@@ -201,7 +201,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     for (let b = pool.first as B | null; b !== null; b = b.next) {
       let run = 0;
       for (let i = 0; i < b.areaSize; i++) {
-        run = bv.testBit(b.bits, i, bv.USED) ? 0 : run + 1;
+        run = bv.testBit(b.bits, i, bv.Vec.USED) ? 0 : run + 1;
         if (run === n) return b.rx + (i - n + 1) * pool.granularity;
       }
     }
@@ -219,25 +219,25 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
   };
   type ModelEntry = { b: ModelBlock; pos: number };
   const blockOf = (j: JitAllocator, address: number) => (j as unknown as { _blockAt(a: number): ModelBlock })._blockAt(address);
-  const used = (b: ModelBlock, i: number) => bv.testBit(b.bits, i, bv.USED);
+  const used = (b: ModelBlock, i: number) => bv.testBit(b.bits, i, bv.Vec.USED);
   const blockCount = (pool: { first: unknown }) => {
     let c = 0;
     for (let x = pool.first as ModelBlock | null; x !== null; x = x.next) c++;
     return c;
   };
   const noteModelReuse = (lists: Map<unknown, ModelEntry[][]>, b: ModelBlock, start: number, q: number) => {
-    if (q > REUSE_MAX) return;
+    if (q > Lim.REUSE_MAX) return;
     let l = start;
-    while (l > 0 && l > start - fi.HCAP && !used(b, l - 1)) l--;
-    if (!lists.has(b.pool)) lists.set(b.pool, Array.from({ length: REUSE_MAX + 1 }, () => []));
+    while (l > 0 && l > start - fi.Lim.HC && !used(b, l - 1)) l--;
+    if (!lists.has(b.pool)) lists.set(b.pool, Array.from({ length: Lim.REUSE_MAX + 1 }, () => []));
     const list = lists.get(b.pool)![q];
-    if (list.length === REUSE_DEPTH) list.pop();
+    if (list.length === Lim.REUSE_DEPTH) list.pop();
     list.push({ b, pos: l });
   };
   // The address the reuse lists give an allocation of `size`, or null (none: first fit).
   const takeModelReuse = (j: JitAllocator, lists: Map<unknown, ModelEntry[][]>, size: number): number | null => {
     const { pool, n } = poolFor(j, size);
-    const list = n <= REUSE_MAX ? lists.get(pool)?.[n] : undefined;
+    const list = n <= Lim.REUSE_MAX ? lists.get(pool)?.[n] : undefined;
     while (list !== undefined && list.length > 0) {
       const { b, pos } = list.pop()!;
       if (pos + n > b.areaSize || (pos > 0 && !used(b, pos - 1))) continue;
@@ -272,7 +272,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
       density: fc.double({ min: 0.3, max: 0.99, noNaN: true }),
       seed: fc.integer(),
       slack: fc.array(fc.nat({ max: 15 }), { minLength: 40, maxLength: 40 }),
-      n: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: fi.HCAP })),
+      n: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: fi.Lim.HC })),
     });
     fc.assert(
       fc.property(areaArb, ({ chunks, shift, density, seed, slack, n }) => {
@@ -288,26 +288,26 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         for (let i = 0; i < area; ) {
           const len = 1 + Math.floor(rnd() * 24);
           const used = rnd() < density;
-          for (let k = i; k < Math.min(area, i + len); k++) if (used) bv.setBit(bits, k, bv.USED);
+          for (let k = i; k < Math.min(area, i + len); k++) if (used) bv.setBit(bits, k, bv.Vec.USED);
           i += len;
         }
         const codes = new ArrayBuffer(fi.indexBytes(area));
         const gb = fi.groupBaseFor(area);
         const a: fi.FreeArea = { bits, hints: new Uint8Array(codes), hintWords: new Uint32Array(codes), areaSize: area, areaUsed: 0, searchStart: 0, bound: 0, top: area, chunkShift: fi.chunkShiftFor(area), groupBase: gb, index: 0, pool: fakeRunNotes() };
         let ss = 0;
-        while (ss < area && bv.testBit(bits, ss, bv.USED)) ss++;
+        while (ss < area && bv.testBit(bits, ss, bv.Vec.USED)) ss++;
         a.searchStart = ss;
         if (ss === area) a.top = area + 1; // keep findFit off its free-tail shortcut
         const run = new Int32Array(area + 1);
-        for (let i = area - 1; i >= 0; i--) run[i] = bv.testBit(bits, i, bv.USED) ? 0 : run[i + 1] + 1;
+        for (let i = area - 1; i >= 0; i--) run[i] = bv.testBit(bits, i, bv.Vec.USED) ? 0 : run[i + 1] + 1;
         for (let c = 0; c < fi.chunkCount(area); c++) {
           let m = 0;
           for (let i = c * CHUNK; i < Math.min(area, (c + 1) * CHUNK); i++) m = Math.max(m, run[i]);
-          const code = Math.min(fi.HCAP, fi.lengthCode(m) + (slack[c % 40] > 10 ? (slack[c % 40] - 10) * 7 : 0));
+          const code = Math.min(fi.Lim.HC, fi.lengthCode(m) + (slack[c % 40] > 10 ? (slack[c % 40] - 10) * 7 : 0));
           a.hints[c] = code;
-          const g = gb + (c >>> fi.GROUP_SHIFT);
+          const g = gb + (c >>> fi.Lim.GROUP_SHIFT);
           // Group codes: at least their chunks' codes, sometimes looser still.
-          a.hints[g] = Math.max(a.hints[g], Math.min(fi.HCAP, code + (slack[(c * 7) % 40] > 12 ? 9 : 0)));
+          a.hints[g] = Math.max(a.hints[g], Math.min(fi.Lim.HC, code + (slack[(c * 7) % 40] > 12 ? 9 : 0)));
           a.bound = Math.max(a.bound, a.hints[g]);
         }
         let want = -1;
@@ -315,15 +315,15 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         expect(fi.findFit(a, n)).toBe(want);
         // The caller places the fit (findFit's code for its chunk already counts it).
         if (want >= 0) {
-          for (let i = want; i < want + n; i++) bv.setBit(bits, i, bv.USED);
-          for (let i = area - 1; i >= 0; i--) run[i] = bv.testBit(bits, i, bv.USED) ? 0 : run[i + 1] + 1;
+          for (let i = want; i < want + n; i++) bv.setBit(bits, i, bv.Vec.USED);
+          for (let i = area - 1; i >= 0; i--) run[i] = bv.testBit(bits, i, bv.Vec.USED) ? 0 : run[i + 1] + 1;
         }
         // The search left sound codes behind: still upper bounds of the exact values.
         for (let c = 0; c < fi.chunkCount(area); c++) {
           let m = 0;
           for (let i = c * CHUNK; i < Math.min(area, (c + 1) * CHUNK); i++) m = Math.max(m, run[i]);
           expect(a.hints[c]).toBeGreaterThanOrEqual(fi.lengthCode(m));
-          expect(a.hints[gb + (c >>> fi.GROUP_SHIFT)]).toBeGreaterThanOrEqual(fi.lengthCode(m));
+          expect(a.hints[gb + (c >>> fi.Lim.GROUP_SHIFT)]).toBeGreaterThanOrEqual(fi.lengthCode(m));
         }
         // The bound stays sound.
         let exactMax = 0;
@@ -333,7 +333,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         if (want < 0 && ss < area) {
           // The bound of a failed whole search: the largest group code from searchStart's group on.
           let m = 0;
-          for (let g = ss >>> (a.chunkShift + fi.GROUP_SHIFT); g < fi.groupCount(area); g++) m = Math.max(m, a.hints[gb + g]);
+          for (let g = ss >>> (a.chunkShift + fi.Lim.GROUP_SHIFT); g < fi.groupCount(area); g++) m = Math.max(m, a.hints[gb + g]);
           expect(m).toBeLessThan(n);
           expect(a.bound).toBe(m);
         }
@@ -370,7 +370,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         for (let i = 0; i < usedEnd; ) {
           // Mostly short runs; long ones, and ones near HCAP (where the measure's cap bites).
           const kind = rnd();
-          const len = kind < 0.15 ? fi.HCAP - 40 + Math.floor(rnd() * 50) : 1 + Math.floor(rnd() * (kind < 0.35 ? 600 : 24));
+          const len = kind < 0.15 ? fi.Lim.HC - 40 + Math.floor(rnd() * 50) : 1 + Math.floor(rnd() * (kind < 0.35 ? 600 : 24));
           const e = Math.min(usedEnd, i + len);
           // Spans of a few granules, or (in some runs) long ones that cover several words.
           const stopRate = rnd() < 0.2 ? 0.01 : 0.3;
@@ -383,8 +383,8 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         const toBits = () => {
           const v = new Uint32Array(bv.pairLength(area));
           for (let i = 0; i < area; i++) {
-            if (used[i]) bv.setBit(v, i, bv.USED);
-            if (stop[i]) bv.setBit(v, i, bv.STOP);
+            if (used[i]) bv.setBit(v, i, bv.Vec.USED);
+            if (stop[i]) bv.setBit(v, i, bv.Vec.STOP);
           }
           return v;
         };
@@ -414,7 +414,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
           a.bound = 0;
           codes.forEach((v, c) => {
             a.hints[c] = v;
-            const g = gb + (c >>> fi.GROUP_SHIFT);
+            const g = gb + (c >>> fi.Lim.GROUP_SHIFT);
             a.hints[g] = Math.max(a.hints[g], v);
             a.bound = Math.max(a.bound, v);
           });
@@ -431,7 +431,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         const len = end - i;
         const length = [0, len, len > 1 && rnd() < 0.5 ? len - 1 : len + 1, 1 + Math.floor(rnd() * 30)][lengthKind];
         const before = { bits: bits.slice(), hints: a.hints.slice(), areaUsed: a.areaUsed, searchStart: a.searchStart, bound: a.bound, top: a.top };
-        const got = fi.releaseSpan(a, i, length, together ? fi.FREE_AND_NOTE : fi.FREE_ONLY);
+        const got = fi.releaseSpan(a, i, length, together ? fi.Mode.FREE_AND_NOTE : fi.Mode.FREE_ONLY);
         if (!isStart || (length !== 0 && length !== len)) {
           expect(got).toBe(-1);
           expect(bits).toEqual(before.bits);
@@ -458,12 +458,12 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         while (l0 > 0 && !used[l0 - 1]) l0--;
         let r0 = end;
         while (r0 < area && !used[r0]) r0++;
-        const l = Math.max(l0, i - fi.HCAP);
-        const r = end >= before.top ? area : Math.min(r0, end + fi.HCAP);
+        const l = Math.max(l0, i - fi.Lim.HC);
+        const r = end >= before.top ? area : Math.min(r0, end + fi.Lim.HC);
         // The pool hears of the run: cursors lowered for its length (capped), and the run's start
         // pushed on the reuse list of the span's length.
-        expect(notes.lowered).toEqual([[0, Math.min(r - l, REUSE_MAX)]]);
-        if (len <= REUSE_MAX) expect([notes.reuseLen[len], notes.reuse![len * REUSE_DEPTH * 2], notes.reuse![len * REUSE_DEPTH * 2 + 1]]).toEqual([1, 0, l]);
+        expect(notes.lowered).toEqual([[0, Math.min(r - l, Lim.REUSE_MAX)]]);
+        if (len <= Lim.REUSE_MAX) expect([notes.reuseLen[len], notes.reuse![len * Lim.REUSE_DEPTH * 2], notes.reuse![len * Lim.REUSE_DEPTH * 2 + 1]]).toEqual([1, 0, l]);
         else expect(notes.reuse).toBeNull();
         expect(a.top).toBe(r === area ? Math.min(before.top, l) : before.top);
         // Exact codes stay exact: chunks, groups and the bound.
@@ -472,7 +472,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         let wantBound = 0;
         want.forEach((v, c) => {
           wantHints[c] = v;
-          const g = gb + (c >>> fi.GROUP_SHIFT);
+          const g = gb + (c >>> fi.Lim.GROUP_SHIFT);
           wantHints[g] = Math.max(wantHints[g], v);
           wantBound = Math.max(wantBound, v);
         });
@@ -499,7 +499,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
       let best = 0;
       for (let i = c << CS; i < Math.min(block.areaSize, (c + 1) << CS); i++) {
         let k = i;
-        while (k < block.areaSize && !bv.testBit(block.bits, k, bv.USED)) k++;
+        while (k < block.areaSize && !bv.testBit(block.bits, k, bv.Vec.USED)) k++;
         best = Math.max(best, k - i);
       }
       return fi.lengthCode(best);
@@ -581,31 +581,31 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     for (let i = 0; i < 2047 + 4095 + 10; i++) spans.push(j.alloc(64));
     expect(pool.blocks.length).toBe(3);
     // Searches for 1 granule placed in block 2: no earlier block has a window of 1, nor of more.
-    expect(cursors()).toEqual(new Array(REUSE_MAX).fill(2));
+    expect(cursors()).toEqual(new Array(Lim.REUSE_MAX).fill(2));
     j._checkInvariants();
     // A run of 3 freed in block 0 lowers the cursors of 1..3 only (the rest stay ordered above).
     for (const i of [99, 100, 101]) j.release(spans[i]);
     j._checkInvariants(); // takes the release notes
-    expect(cursors()).toEqual([0, 0, 0, ...new Array(REUSE_MAX - 3).fill(2)]);
+    expect(cursors()).toEqual([0, 0, 0, ...new Array(Lim.REUSE_MAX - 3).fill(2)]);
     // Removing the middle block directly (the allocator never does while a cursor is past it):
     // the cursors at block 2 follow it to index 1.
     pool.remove(pool.blocks[1]);
     expect(pool.blocks.map((b) => b.index)).toEqual([0, 1]);
-    expect(cursors()).toEqual([0, 0, 0, ...new Array(REUSE_MAX - 3).fill(1)]);
+    expect(cursors()).toEqual([0, 0, 0, ...new Array(Lim.REUSE_MAX - 3).fill(1)]);
     j.close();
   });
 
   it('reuse lists: newest run first, a full list keeps its newest entry, reset forgets them', () => {
     const j = fake({});
-    const spans = Array.from({ length: 2 * REUSE_DEPTH + 8 }, () => j.alloc(64));
-    // REUSE_DEPTH + 1 isolated one-granule holes: the last one overwrites the newest slot.
+    const spans = Array.from({ length: 2 * Lim.REUSE_DEPTH + 8 }, () => j.alloc(64));
+    // Lim.REUSE_DEPTH + 1 isolated one-granule holes: the last one overwrites the newest slot.
     const freed: number[] = [];
-    for (let i = 1; i <= 2 * REUSE_DEPTH + 1; i += 2) {
+    for (let i = 1; i <= 2 * Lim.REUSE_DEPTH + 1; i += 2) {
       j.release(spans[i]);
       freed.push(spans[i].address);
     }
-    expect(j.alloc(64).address).toBe(freed[REUSE_DEPTH]); // not first fit (freed[0])
-    expect(j.alloc(64).address).toBe(freed[REUSE_DEPTH - 2]); // freed[REUSE_DEPTH - 1] was overwritten
+    expect(j.alloc(64).address).toBe(freed[Lim.REUSE_DEPTH]); // not first fit (freed[0])
+    expect(j.alloc(64).address).toBe(freed[Lim.REUSE_DEPTH - 2]); // freed[Lim.REUSE_DEPTH - 1] was overwritten
     // Lists are per length: a two-granule request finds no window in the one-granule holes.
     expect(j.alloc(128).address).toBe(spans[spans.length - 1].address + 64);
     j._checkInvariants();

@@ -988,7 +988,7 @@ export class JitAllocator implements SpanOwner {
           }
         if (first >= 0 && first < b.searchStart) throw new Error(`searchStart ${b.searchStart} > first free ${first}`);
         for (let i = b.top; i < b.areaSize; i++) if (testBit(b.bits, i, Vec.USED)) throw new Error(`granule ${i} used above top ${b.top}`);
-        // Free-index soundness: every hint is an upper bound of min(HCAP, longest window
+        // Free-index soundness: every hint is an upper bound of min(Lim.HC, longest window
         // starting in its chunk); bound bounds the block; padding codes past the last chunk are 0.
         const rl = new Int32Array(b.areaSize + 1);
         for (let i = b.areaSize - 1; i >= 0; i--) rl[i] = testBit(b.bits, i, Vec.USED) ? 0 : rl[i + 1] + 1;

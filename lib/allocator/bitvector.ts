@@ -6,7 +6,7 @@
  *
  * so the `used` and `stop` words of a granule share a cache line pair and release() touches one
  * line, not two lines far apart. Every function takes the array and the vector's offset `o`
- * ({@link USED} or {@link STOP}); bit `i` lives in logical word `w = i >>> 5`, bit `i & 31`, at
+ * (`Vec.USED` or `Vec.STOP`); bit `i` lives in logical word `w = i >>> 5`, bit `i & 31`, at
  * array index `w + (w & ~15) + o`. All ranges are half-open `[start, end)`.
  * @internal
  */
@@ -20,10 +20,6 @@ export const enum Vec {
   USED = 0,
   STOP = 16,
 }
-/** Offset of the `used` vector (for callers outside the hot paths). @internal */
-export const USED = Vec.USED;
-/** Offset of the `stop` vector. @internal */
-export const STOP = Vec.STOP;
 
 /** Number of 32-bit words needed for `bits` bits (one vector). @internal */
 export function wordsFor(bits: number): number {

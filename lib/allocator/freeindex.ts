@@ -4,7 +4,7 @@
  *
  * The block's `used` bit-vector is split into chunks of 64 to 1024 granules, at most 256 of them
  * unless the block is bigger than 16 MiB at granularity 64 ({@link chunkShiftFor}). Each chunk has a
- * one-byte *code*: an upper bound of `min(HCAP, longest free window that starts inside the chunk)`
+ * one-byte *code*: an upper bound of `min(Lim.HC, longest free window that starts inside the chunk)`
  * (a window may run past the chunk's end); the block has a `bound` code (from `searchStart`, a
  * lower bound of the first free granule, on). Every 16 chunks form a *group* with a code of its
  * own (an upper bound of its chunks' windows). Four codes fill one 32-bit word, and a search tests
@@ -12,17 +12,17 @@
  * load where nothing fits, then the chunk codes of a group that may hold a fit.
  *
  * - allocation: leaves every code alone (they stay upper bounds);
- * - release: measures the merged free run (at most HCAP granules to each side) and raises the codes
+ * - release: measures the merged free run (at most Lim.HC granules to each side) and raises the codes
  *   of the few chunks (and their groups) whose windows grew — O(1) words in the common case;
  * - search: finds the chunks whose code reaches the request, scans their free runs (Math.clz32
  *   over their words) and stores the exact code of each one that holds no fit, so each release
  *   costs at most one rescan later; a group it searched without a fit gets the code n - 1.
  *
- * Codes are exact lengths up to HCAP: a coarser code (say 4 bits, "32 or more") cannot record
+ * Codes are exact lengths up to Lim.HC: a coarser code (say 4 bits, "32 or more") cannot record
  * that a chunk holds no window of some n inside its range, and every search for such an n would
  * rescan it (measured: 100 failed scans per op with requests up to 8 KiB).
  *
- * Requests longer than HCAP granules use a plain first-fit scan (> 16 KiB at granularity 64).
+ * Requests longer than Lim.HC granules use a plain first-fit scan (> 16 KiB at granularity 64).
  * Memory: 1 byte per chunk and per group: at most 272 bytes per block up to 16 MiB at granularity
  * 64, about 0.0016% of the block above.
  * @internal
@@ -65,16 +65,8 @@ export const enum Lim {
   REUSE_MAX = 32,
   REUSE_DEPTH = 16,
 }
-/** @internal */
-export const HCAP = Lim.HC;
-/** @internal */
-export const GROUP_SHIFT = Lim.GROUP_SHIFT;
-/** @internal */
-export const REUSE_MAX = Lim.REUSE_MAX;
-/** @internal */
-export const REUSE_DEPTH = Lim.REUSE_DEPTH;
 
-/** Code of a window length: the length, capped at HCAP. @internal */
+/** Code of a window length: the length, capped at Lim.HC. @internal */
 export function lengthCode(v: number): number {
   return v < Lim.HC ? v : Lim.HC;
 }
@@ -350,12 +342,6 @@ export const enum Mode {
   FREE_ONLY = 1,
   NOTE_ONLY = 2,
 }
-/** @internal */
-export const FREE_AND_NOTE = Mode.FREE_AND_NOTE;
-/** @internal */
-export const FREE_ONLY = Mode.FREE_ONLY;
-/** @internal */
-export const NOTE_ONLY = Mode.NOTE_ONLY;
 
 /**
  * Releases the span that starts at granule `start` (at or after the area's padding): returns its
