@@ -50,9 +50,9 @@ function check(jit: JitAllocator, live: Live[]): void {
   expect(st.unusedSize).toBe(st.reservedSize - st.usedSize);
 }
 
-function run(options: JitAllocatorOptions, ops: Op[], queued = false): void {
+function run(options: JitAllocatorOptions, ops: Op[], bounded = false): void {
   const jit = new JitAllocator(options);
-  if (queued) jit._queueFrom = 0; // frees queue their index notes from the first block on
+  if (bounded) jit._boundFrom = 0; // bounded notes from the first block on
   const live: Live[] = [];
   const pattern = jit.fillPattern;
   const holdsFill = (address: number, size: number) => {
@@ -156,10 +156,10 @@ describe('JitAllocator model-based', () => {
     { granularity: 128, blockSize: 1 << 20, useDualMapping: true, disableInitialPadding: true },
     { granularity: 64, blockSize: 1 << 16, immediateRelease: true, fillUnusedMemory: true, fillPattern: 0xdeadbeef },
   ]) {
-    for (const queued of [false, true]) {
-      it(`random sequences keep every invariant: ${JSON.stringify(options)}${queued ? ', notes queued' : ''}`, () => {
+    for (const bounded of [false, true]) {
+      it(`random sequences keep every invariant: ${JSON.stringify(options)}${bounded ? ', bounded notes' : ''}`, () => {
         fc.assert(
-          fc.property(fc.array(opArb, { minLength: 1, maxLength: 200 }), (ops) => run(options, ops, queued)),
+          fc.property(fc.array(opArb, { minLength: 1, maxLength: 200 }), (ops) => run(options, ops, bounded)),
           { numRuns: 10 },
         );
       });

@@ -6,7 +6,7 @@ import * as bv from '../lib/allocator/bitvector';
 import { RBTree } from '../lib/allocator/rbtree';
 import * as fi from '../lib/allocator/freeindex';
 import { Lim } from '../lib/allocator/freeindex';
-import { JitAllocator, PENDING_NOTES, kWithBackend } from '../lib/allocator/allocator';
+import { JitAllocator, kWithBackend } from '../lib/allocator/allocator';
 // @ts-expect-error plain JS helpers shared with the bench
 import { makeFakeBackend } from '../bench/fake-backend.cjs';
 // @ts-expect-error plain JS helpers shared with the bench
@@ -209,6 +209,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
   };
 
   type ModelBlock = {
+    top: number;
     bits: Uint32Array;
     areaSize: number;
     areaUsed: number;
@@ -343,7 +344,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     // 36-47 s under qemu in the cross suite.
   }, 180_000);
 
-  it('releaseSpan frees exactly a whole span of the given length (or changes nothing), and its note (at once or by noteFreed) keeps exact codes exact', () => {
+  it('releaseSpan frees exactly a whole span of the given length (or changes nothing), and its note keeps exact codes exact (bounded: upper bounds)', () => {
     const arb = fc.record({
       chunks: fc.integer({ min: 2, max: 24 }),
       cut: fc.nat({ max: 63 }),
@@ -354,11 +355,11 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
       lengthKind: fc.integer({ min: 0, max: 3 }),
       freeTail: fc.boolean(),
       anyGranule: fc.double({ min: 0, max: 1, noNaN: true }),
-      // Free and note in one call (the note from the words the free left in hand), or the note later.
-      together: fc.boolean(),
+      // The exact note, or the note bounded by the words the free had in hand.
+      bounded: fc.boolean(),
     });
     fc.assert(
-      fc.property(arb, ({ chunks, cut, seed, density, pick, lengthKind, freeTail, anyGranule, together }) => {
+      fc.property(arb, ({ chunks, cut, seed, density, pick, lengthKind, freeTail, anyGranule, bounded }) => {
         const area = (chunks << fi.MIN_CHUNK_SHIFT) - cut;
         const CS = fi.chunkShiftFor(area);
         let x = seed | 1;
@@ -431,7 +432,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         const len = end - i;
         const length = [0, len, len > 1 && rnd() < 0.5 ? len - 1 : len + 1, 1 + Math.floor(rnd() * 30)][lengthKind];
         const before = { bits: bits.slice(), hints: a.hints.slice(), areaUsed: a.areaUsed, searchStart: a.searchStart, bound: a.bound, top: a.top };
-        const got = fi.releaseSpan(a, i, length, together ? fi.Mode.FREE_AND_NOTE : fi.Mode.FREE_ONLY);
+        const got = fi.releaseSpan(a, i, length, bounded ? fi.Mode.FREE_AND_BOUND : fi.Mode.FREE_AND_NOTE);
         if (!isStart || (length !== 0 && length !== len)) {
           expect(got).toBe(-1);
           expect(bits).toEqual(before.bits);
@@ -441,12 +442,6 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
           return;
         }
         expect(got).toBe(end);
-        if (!together) {
-          // The index and the pool wait for noteFreed.
-          expect(a.hints).toEqual(before.hints);
-          expect([a.bound, a.top, notes.lowered.length]).toEqual([before.bound, before.top, 0]);
-          fi.noteFreed(a, i, end);
-        }
         for (let k = i; k < end; k++) used[k] = false;
         stop[end - 1] = false;
         // One comparison of the whole array (an expect per granule made this test 30x slower).
@@ -460,17 +455,25 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         while (r0 < area && !used[r0]) r0++;
         const l = Math.max(l0, i - fi.Lim.HC);
         const r = end >= before.top ? area : Math.min(r0, end + fi.Lim.HC);
+        // Bounded: a run end outside the words of the span's first and last granule is taken at
+        // the cap (the left one is measured anyway when the span ends at the free tail).
+        const w0 = i >>> 5;
+        const seenL = !bounded || l0 > w0 << 5 || end >= before.top ? l : Math.max(0, i - fi.Lim.HC);
+        const seenR = !bounded || end >= before.top || r0 < ((end - 1) >>> 5) * 32 + 32 ? r : Math.min(area, end + fi.Lim.HC);
         // The pool hears of the run: cursors lowered for its length (capped), and the run's start
-        // pushed on the reuse list of the span's length.
-        expect(notes.lowered).toEqual([[0, Math.min(r - l, Lim.REUSE_MAX)]]);
-        if (len <= Lim.REUSE_MAX) expect([notes.reuseLen[len], notes.reuse![len * Lim.REUSE_DEPTH * 2], notes.reuse![len * Lim.REUSE_DEPTH * 2 + 1]]).toEqual([1, 0, l]);
+        // pushed on the reuse list of the span's length (bounded: when the start is seen).
+        expect(notes.lowered).toEqual([[0, Math.min(seenR - seenL, Lim.REUSE_MAX)]]);
+        if (len <= Lim.REUSE_MAX && (!bounded || l0 > w0 << 5 || end >= before.top))
+          expect([notes.reuseLen[len], notes.reuse![len * Lim.REUSE_DEPTH * 2], notes.reuse![len * Lim.REUSE_DEPTH * 2 + 1]]).toEqual([1, 0, l]);
         else expect(notes.reuse).toBeNull();
-        expect(a.top).toBe(r === area ? Math.min(before.top, l) : before.top);
-        // Exact codes stay exact: chunks, groups and the bound.
+        expect(a.top).toBe(r === area && (!bounded || end >= before.top) ? Math.min(before.top, l) : before.top);
+        // Exact codes stay exact (chunks, groups and the bound); bounded ones are what the seen run
+        // gives, upper bounds of the exact ones.
         const want = exactCodes();
         const wantHints = new Uint8Array(buf.byteLength);
         let wantBound = 0;
         want.forEach((v, c) => {
+          if (bounded && c >= seenL >>> CS && c <= (end - 1) >>> CS) v = Math.max(before.hints[c], fi.lengthCode(seenR - Math.max(seenL, c << CS)));
           wantHints[c] = v;
           const g = gb + (c >>> fi.Lim.GROUP_SHIFT);
           wantHints[g] = Math.max(wantHints[g], v);
@@ -478,6 +481,7 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         });
         expect(a.hints).toEqual(wantHints);
         expect(a.bound).toBe(wantBound);
+        if (bounded) want.forEach((v, c) => expect(a.hints[c]).toBeGreaterThanOrEqual(v));
       }),
       { numRuns: 500 },
     );
@@ -532,25 +536,21 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     j.close();
   });
 
-  it('queued index notes are taken before a placement, however many wait', () => {
+  it('bounded notes (large allocators) keep first fit exact: a search rescans a chunk whose code was taken at the cap', () => {
     const j = fake({});
-    j._queueFrom = 0; // queue from the first block on
+    j._boundFrom = 0; // bounded notes from the first block on
     const spans = [];
     for (let i = 1; i < 2048; i++) spans.push(j.alloc(64)); // the first block, full: its bound is 0
-    // Single free granules, as many as the queue holds twice: their notes are taken when the queue
-    // fills, and raise the block's bound to 1.
-    for (let k = 0; k < 2 * PENDING_NOTES; k++) j.release(spans[100 + 4 * k - 1]);
-    // Then runs of 2, whose notes still wait: only they raise the bound to 2.
-    const pairs: number[] = [];
-    for (let k = 0; k < 3; k++) {
-      const g = 1500 + 10 * k;
-      j.release(spans[g - 1]);
-      j.release(spans[g]);
-      pairs.push(spans[g - 1].address);
-    }
-    // The placement takes the waiting notes first: first fit finds every run, and no new block is needed.
-    for (const a of pairs) expect(j.alloc(128).address).toBe(a);
-    expect(j.statistics().blockCount).toBe(1);
+    // A run of 40 granules across a word boundary, freed from its ends inward: the releases in the
+    // middle see neither end of the run in their words, so their codes go to the cap.
+    const run = Array.from({ length: 40 }, (_, k) => spans[1000 + k - 1]);
+    for (const k of [0, 39, 1, 38, 2, 37]) j.release(run[k]);
+    for (let k = 3; k < 37; k++) j.release(run[k]);
+    j._checkInvariants();
+    // First fit still finds the run for every length up to 40, and nothing longer fits.
+    expect(j.alloc(41 * 64).address).not.toBe(run[0].address);
+    expect(j.statistics().blockCount).toBe(2);
+    expect(j.alloc(40 * 64).address).toBe(run[0].address);
     j._checkInvariants();
     j.close();
   });
@@ -619,13 +619,13 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
     j.close();
   });
 
-  for (const [name, o, queued] of [
+  for (const [name, o, bounded] of [
     ['default', {}, false],
     ['useMultiplePools', { useMultiplePools: true }, false],
     ['immediateRelease', { immediateRelease: true, disableInitialPadding: true }, false],
-    ['default, notes queued', {}, true],
-    ['useMultiplePools, notes queued', { useMultiplePools: true }, true],
-    ['immediateRelease, notes queued', { immediateRelease: true, disableInitialPadding: true }, true],
+    ['default, bounded notes', {}, true],
+    ['useMultiplePools, bounded notes', { useMultiplePools: true }, true],
+    ['immediateRelease, bounded notes', { immediateRelease: true, disableInitialPadding: true }, true],
   ] as const) {
     it(`every alloc lands in the newest reusable run of its length, else where plain first-fit puts it: ${name}`, () => {
       totalReused = 0;
@@ -641,24 +641,15 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
       fc.assert(
         fc.property(fc.array(op, { minLength: 1, maxLength: 400, size: 'medium' }), (ops) => {
           const j = fake({ blockSize: 65536, ...o });
-          if (queued) j._queueFrom = 0;
+          if (bounded) j._boundFrom = 0;
           const live: { address: number; size: number }[] = [];
           // The reference model of the reuse lists: per pool and length, the runs that freed spans
           // of that length merged into (start at most HCAP granules left of the freed range), newest
           // last; a full list's newest entry is overwritten.
           const lists = new Map<unknown, ModelEntry[][]>();
-          // Frees whose list entry is still to be made: with queued notes the allocator takes them
-          // in batches (when PENDING_NOTES wait, at the next alloc, and when a block empties),
-          // measuring each run as the bit-vector is then.
-          let pending: { b: ModelBlock; start: number; q: number }[] = [];
-          const settle = () => {
-            for (const p of pending) noteModelReuse(lists, p.b, p.start, p.q);
-            pending = [];
-          };
           let reused = 0;
           for (const x of ops) {
             if (x.k === 'alloc') {
-              settle();
               const fromList = takeModelReuse(j, lists, x.size);
               const want = fromList ?? naiveFirstFit(j, x.size);
               const s = j.alloc(x.size);
@@ -674,15 +665,14 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
               const newEnd = (l.address - b.rx + Math.ceil(to / g) * g) / g;
               const end = (l.address - b.rx + l.size) / g;
               const blocksBefore = blockCount(b.pool);
+              const topBefore = b.top;
               j.shrink(l.address, to);
               if (to === 0) live.splice(idx, 1);
               else l.size = j.query(l.address)!.size;
-              if (end > newEnd) {
-                if (pending.length === PENDING_NOTES) settle();
-                pending.push({ b, start: newEnd, q: end - newEnd });
-                if (!queued) settle(); // the note is taken at once
-              }
-              if (b.areaUsed === b.padding) settle();
+              // Bounded notes push an entry only when the run's start is seen: a used granule in the
+              // word of the freed range's first granule, or the range ending at the free tail.
+              const seen = !bounded || end >= topBefore || (newEnd & 31) !== 0 && [...Array(newEnd & 31).keys()].some((d) => used(b, newEnd - 1 - d));
+              if (end > newEnd && seen) noteModelReuse(lists, b, newEnd, end - newEnd);
               // Removing a block empties its pool's lists (they name blocks by index).
               if (blockCount(b.pool) < blocksBefore) lists.delete(b.pool);
             }

@@ -8,7 +8,7 @@ import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } fr
 import { Vec, findBoundaryBackward, findSet, isSpanStart, setBit, testBit } from './bitvector';
 import { Block, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
 import { BlockIndex } from './blockindex';
-import { Lim, Mode, chunkCount, findFit, findFitAligned, lengthCode, noteEmpty, noteFreed, releaseSpan } from './freeindex';
+import { Lim, Mode, chunkCount, findFit, findFitAligned, lengthCode, noteEmpty, releaseSpan } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -92,20 +92,11 @@ function checkInt(v: unknown, what: string): number {
 let pendingBackend: BlockBackend | null = null;
 
 /**
- * Frees whose index update waits (see _freedRun). 16: the W3 drain at 1M live spans gains
- * most of it already, and the queue stays inside the W1 fill's metadata budget.
- * @internal
+ * Bit-vector bytes (all blocks) from which releases take bounded notes (releaseSpan's
+ * FREE_AND_BOUND): 1 MiB, 256 MiB reserved at 64-byte granules. Below, the vectors stay in cache
+ * and the exact note's scans cost little; above, every word a release reads may miss.
  */
-const PENDING_NOTES = 16;
-export { PENDING_NOTES };
-
-/**
- * Bit-vector bytes (all blocks) from which frees queue their notes: 1 MiB, 256 MiB reserved at
- * 64-byte granules. Below, the vectors stay in cache and a note taken at once is cheaper (W1
- * release 86 ns against 92 queued, W3 at 1k live spans 57 against 67); above, the caller's data and
- * the vectors miss and the queue lets those misses overlap (W3 at 1M: 146 ns against 189).
- */
-const QUEUE_FROM_BYTES = 1 << 20;
+const BOUND_FROM_BYTES = 1 << 20;
 
 /**
  * Granule of `block` that starts exactly at `address`, past the padding, or -1 (not
@@ -151,22 +142,14 @@ export class JitAllocator implements SpanOwner {
   private readonly _jitdump: { dump: JitDump; owned: boolean } | null;
   private readonly _loc: Located = { block: null as unknown as Block, start: 0, end: 0, span: null };
   /**
-   * Frees whose index update is still to do (see _freedRun), four integers each: pool id,
-   * block index in the pool, start and end granule (integers: no write barrier, as storing the
-   * Block would have). Settled before anything reads the index or removes a block (placement,
-   * block deletion, reset, checks), so the block indexes stay valid.
-   */
-  private readonly _notes = new Int32Array(4 * PENDING_NOTES);
-  private _noteCount = 0;
-  /**
-   * releaseSpan's mode for frees: FREE_ONLY (the note is queued) once the blocks' bit-vectors take
-   * `_queueFrom` bytes or more, else FREE_AND_NOTE.
+   * releaseSpan's mode for frees: FREE_AND_BOUND once the blocks' bit-vectors take `_boundFrom`
+   * bytes or more, else FREE_AND_NOTE.
    */
   private _freeMode = Mode.FREE_AND_NOTE;
   /** options.fillUnusedMemory, read by every release (one field load instead of two). */
   private readonly _fillFreed: boolean;
-  /** @internal (tests lower it to exercise the queue) */
-  _queueFrom = QUEUE_FROM_BYTES;
+  /** @internal (tests lower it to exercise bounded notes) */
+  _boundFrom = BOUND_FROM_BYTES;
 
   /** Creates an allocator. Invalid options throw (TypeError for wrong types, JitError otherwise). */
   constructor(options?: JitAllocatorOptions) {
@@ -271,7 +254,6 @@ export class JitAllocator implements SpanOwner {
 
   /** Places a validated request (`align` 0: the granularity) and returns its Span. */
   private _place(size: number, align: number, client: JitAllocatorClient | null): Span {
-    if (this._noteCount !== 0) this._settle();
     // Integer math only (a float division costs more than the rest of this block): size < 2^31, so
     // size + granularity - 1 fits uint32; n0 counts base granules.
     const pools = this._pools;
@@ -351,7 +333,6 @@ export class JitAllocator implements SpanOwner {
   }
 
   private _deleteBlock(block: Block): void {
-    if (this._noteCount !== 0) this._settle();
     const pool = block.pool;
     if (block.empty) pool.emptyBlockCount--;
     pool.remove(block);
@@ -390,8 +371,7 @@ export class JitAllocator implements SpanOwner {
     this._index.rebuild(blocks);
     let bytes = 0;
     for (const b of blocks) bytes += b.bits.byteLength;
-    // Only ever switched with the queue empty: every map and unmap settles it first.
-    this._freeMode = bytes >= this._queueFrom ? Mode.FREE_ONLY : Mode.FREE_AND_NOTE;
+    this._freeMode = bytes >= this._boundFrom ? Mode.FREE_AND_BOUND : Mode.FREE_AND_NOTE;
   }
 
   /**
@@ -578,46 +558,12 @@ export class JitAllocator implements SpanOwner {
     if (block.areaUsed === block.padding) this._onEmpty(block);
   }
 
-  /**
-   * After `releaseSpan` freed granules `[start, end)`: its note (merged run, chunk codes, free tail,
-   * cursors, reuse list) is taken already, or, once the blocks' bit-vectors outgrow the cache
-   * (QUEUE_FROM_BYTES), queued here and taken in batches: at 1M live spans a release waits on two
-   * cache misses (the caller's load of the address, then the bit-vector word), and with the note
-   * inline the next release's miss could not start until this one's ~900 instructions had run;
-   * queued, the notes run later on cached lines. Then the fill.
-   */
+  /** After `releaseSpan` freed granules `[start, end)` (and took its note): the fill. */
   private _freedRun(block: Block, start: number, end: number): void {
-    if (this._freeMode === Mode.FREE_ONLY) {
-      let i = this._noteCount;
-      if (i === PENDING_NOTES) {
-        this._settle();
-        i = 0;
-      }
-      const notes = this._notes;
-      notes[4 * i] = block.pool.id;
-      notes[4 * i + 1] = block.index;
-      notes[4 * i + 2] = start;
-      notes[4 * i + 3] = end;
-      this._noteCount = i + 1;
-    }
-    // Last: the note is taken or queued even if filling throws.
     if (this._fillFreed) this._fill(block.mem, start * block.pool.granularity, (end - start) * block.pool.granularity);
   }
 
-  /** Does the queued index updates, oldest first. */
-  private _settle(): void {
-    const notes = this._notes;
-    const n = this._noteCount;
-    this._noteCount = 0;
-    for (let i = 0; i < 4 * n; i += 4) {
-      const pool = this._pools[notes[i]];
-      const block = pool.blocks[notes[i + 1]];
-      noteFreed(block, notes[i + 2], notes[i + 3]);
-    }
-  }
-
   private _onEmpty(block: Block): void {
-    if (this._noteCount !== 0) this._settle();
     const pool = block.pool;
     if (pool.emptyBlockCount > 0 || this._opts.immediateRelease) {
       this._deleteBlock(block);
@@ -860,7 +806,6 @@ export class JitAllocator implements SpanOwner {
   reset(mode: 'soft' | 'hard' = 'soft'): void {
     if (this._closed) throw new JitError('InvalidState', 'JitAllocator is closed');
     if (mode !== 'soft' && mode !== 'hard') throw new JitError('InvalidArgument', `reset: mode must be 'soft' or 'hard'`);
-    this._noteCount = 0; // the notes' blocks are unmapped or wiped below, and wiping rebuilds the index
     this._invalidateAll();
     this.epoch++;
     for (const pool of this._pools) {
@@ -887,8 +832,8 @@ export class JitAllocator implements SpanOwner {
     let blockCount = 0;
     let usedSize = 0;
     let reservedSize = 0;
-    // The allocator object itself, the address lookup and the queue of index updates.
-    let overheadSize = 160 + this._index.bytes() + PENDING_NOTES * 16;
+    // The allocator object itself and the address lookup.
+    let overheadSize = 160 + this._index.bytes();
     for (const pool of this._pools) {
       blockCount += pool.blockCount;
       reservedSize += pool.reservedSize;
@@ -925,7 +870,6 @@ export class JitAllocator implements SpanOwner {
   /** Unmaps every block; every span and function becomes invalid. Idempotent. */
   close(): void {
     if (this._closed) return;
-    this._noteCount = 0; // every block is unmapped below
     this._invalidateAll();
     this.epoch++;
     for (const pool of this._pools) {
@@ -951,7 +895,6 @@ export class JitAllocator implements SpanOwner {
 
   /** Checks internal invariants; throws on the first violation (tests). @internal */
   _checkInvariants(): void {
-    if (this._noteCount !== 0) this._settle();
     this._tree.validate();
     let blocks = 0;
     let allocs = 0;

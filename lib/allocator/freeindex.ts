@@ -336,28 +336,35 @@ export function findFitAligned(a: FreeArea, n: number, step: number): number {
   return -1;
 }
 
-/** {@link releaseSpan} modes: free and note; free only (the caller queues the note); note only. @internal */
+/**
+ * {@link releaseSpan} modes: the exact note, or the note bounded by the words the free had in hand
+ * (allocators whose bit-vectors outgrow the cache). @internal
+ */
 export const enum Mode {
   FREE_AND_NOTE = 0,
-  FREE_ONLY = 1,
-  NOTE_ONLY = 2,
+  FREE_AND_BOUND = 1,
 }
 
 /**
  * Releases the span that starts at granule `start` (at or after the area's padding): returns its
  * end, or -1, changing nothing, when no span starts there or it is not `length` granules long
- * (0: any length). Clears its `used` bits and its stop bit, then (mode FREE_AND_NOTE) takes its
- * note: measures the merged free run (at most HC granules to each side), raises the codes of the
- * chunks (and their groups) whose windows grew, moves the free tail, and tells the pool (block
- * cursors, reuse list of the span's length). FREE_ONLY stops before the note, which the caller
- * queues; NOTE_ONLY takes the note of granules `[start, start + length)` freed earlier
- * ({@link noteFreed}).
+ * (0: any length). Clears its `used` bits and its stop bit, then takes its note: the merged free
+ * run [l, r) (at most HC granules to each side), the codes of the chunks (and groups) whose
+ * windows grew, the free tail, and the pool's part (block cursors, reuse list of the span's length).
+ *
+ * The run is measured from the `used` words the free read anyway (start's and the last granule's)
+ * and, in mode FREE_AND_NOTE, from further words when it reaches past them. FREE_AND_BOUND reads no
+ * further word: an end it does not see is taken at the cap (HC granules away), which keeps every
+ * code an upper bound (a later search that reaches such a chunk rescans it and stores its exact
+ * code), lowers the cursors of the lengths up to that bound, and pushes no reuse entry without a
+ * known run start. At 1M live spans every extra word is a likely cache miss and the note's
+ * instructions delay the next release's misses: W3 at 1M 0.85-0.87x against notes queued and taken
+ * in batches of 16 (the design before), 0.64-0.72x against ... see lib/allocator/README.md.
  *
  * One function, V8's unit of compilation, with everything written out: the release path is
  * instruction-bound (W1 under cachegrind, fake backend), and each call V8 left in it cost 30-75
  * instructions of ~750 (the pool's part as a Pool method: +58; the scans as findSet /
- * findSetBackward: +75). The note measures the run from the words the free left in hand, and
- * reads further words only when the run reaches past them.
+ * findSetBackward: +75).
  * @internal
  */
 export function releaseSpan(a: FreeArea, start: number, length: number, mode: number): number {
@@ -367,107 +374,105 @@ export function releaseSpan(a: FreeArea, start: number, length: number, mode: nu
   const sb = start & 31;
   const k = w + (w & ~15); // array index of w's used word (its stop word is k + STOP)
   const below = (1 << sb) - 1; // bits of w under start
-  let end: number;
-  let last: number;
-  let we: number; // word (and array index of its used word) of the last granule
-  let ke: number;
+  const u = bits[k + Vec.USED] | 0;
+  const st = bits[k + Vec.STOP] | 0;
+  // A span starts here: used, and the predecessor (if any) free or the last granule of a span.
+  // One combined bit, one branch: whether the predecessor is free is a coin flip in random order.
+  let ok = (u >>> sb) & 1;
+  if (sb !== 0) {
+    ok &= ~((u & ~st) >>> (sb - 1)) & 1;
+  } else if (start > 0) {
+    const kp = w - 1 + ((w - 1) & ~15);
+    ok &= ~((bits[kp + Vec.USED] & ~bits[kp + Vec.STOP]) >>> 31) & 1;
+  }
+  if (ok === 0) return -1;
+  // Its last granule: the first stop bit from start on (a live span has one inside the area).
+  const wLast = (area - 1) >>> 5;
+  let we = w; // word (and array index of its used word) of the last granule
+  let ke = k;
+  let s = st & (-1 << sb);
+  while (s === 0 && we < wLast) {
+    we++;
+    ke = we + (we & ~15);
+    s = bits[ke + Vec.STOP] | 0;
+  }
+  const last = (we << 5) + 31 - Math.clz32(s & -s);
+  const end = last + 1;
+  if (s === 0 || (length !== 0 && end - start !== length)) return -1;
+  const upTo = -1 >>> (31 - (last & 31)); // bits of we up to last
+  bits[ke + Vec.STOP] &= ~(s & -s);
   // The used words w and we as the free leaves them: the note measures the run from them.
   let uw: number;
   let ue: number;
-  if (mode === Mode.NOTE_ONLY) {
-    end = start + length;
-    last = end - 1;
-    we = last >>> 5;
-    ke = we + (we & ~15);
-    uw = bits[k + Vec.USED] | 0;
-    ue = bits[ke + Vec.USED] | 0;
+  if (w === we) {
+    uw = ue = u & (below | ~upTo);
+    bits[k + Vec.USED] = uw;
   } else {
-    const u = bits[k + Vec.USED] | 0;
-    const st = bits[k + Vec.STOP] | 0;
-    // A span starts here: used, and the predecessor (if any) free or the last granule of a span.
-    // One combined bit, one branch: whether the predecessor is free is a coin flip in random order.
-    let ok = (u >>> sb) & 1;
-    if (sb !== 0) {
-      ok &= ~((u & ~st) >>> (sb - 1)) & 1;
-    } else if (start > 0) {
-      const kp = w - 1 + ((w - 1) & ~15);
-      ok &= ~((bits[kp + Vec.USED] & ~bits[kp + Vec.STOP]) >>> 31) & 1;
-    }
-    if (ok === 0) return -1;
-    // Its last granule: the first stop bit from start on (a live span has one inside the area).
-    const wLast = (area - 1) >>> 5;
-    we = w;
-    ke = k;
-    let s = st & (-1 << sb);
-    while (s === 0 && we < wLast) {
-      we++;
-      ke = we + (we & ~15);
-      s = bits[ke + Vec.STOP] | 0;
-    }
-    last = (we << 5) + 31 - Math.clz32(s & -s);
-    end = last + 1;
-    if (s === 0 || (length !== 0 && end - start !== length)) return -1;
-    const upTo = -1 >>> (31 - (last & 31)); // bits of we up to last
-    bits[ke + Vec.STOP] &= ~(s & -s);
-    if (w === we) {
-      uw = ue = u & (below | ~upTo);
-      bits[k + Vec.USED] = uw;
-    } else {
-      uw = u & below;
-      bits[k + Vec.USED] = uw;
-      for (let q = w + 1; q < we; q++) bits[q + (q & ~15) + Vec.USED] = 0;
-      ue = bits[ke + Vec.USED] & ~upTo;
-      bits[ke + Vec.USED] = ue;
-    }
-    a.areaUsed -= end - start;
-    if (start < a.searchStart) a.searchStart = start;
-    if (mode === Mode.FREE_ONLY) return end;
+    uw = u & below;
+    bits[k + Vec.USED] = uw;
+    for (let q = w + 1; q < we; q++) bits[q + (q & ~15) + Vec.USED] = 0;
+    ue = bits[ke + Vec.USED] & ~upTo;
+    bits[ke + Vec.USED] = ue;
   }
-  // The note, from the bit-vector as it is now: later frees only lengthen the run it measures, so
-  // notes may be taken late and in any order (codes stay upper bounds, `top` stays exact). The
-  // merged run [l, r): the neighbours' bits in words w and we first (a coin flip whether either
-  // neighbour is live, so no test of it alone).
-  // The scans past those words are written out (V8 left findSet / findSetBackward as calls here:
-  // ~75 instructions per W1 release).
+  a.areaUsed -= end - start;
+  if (start < a.searchStart) a.searchStart = start;
+  // The note, from the bit-vector as it is now. The merged run [l, r): the neighbours' bits in
+  // words w and we first (a coin flip whether either neighbour is live, so no test of it alone);
+  // the scans past them are written out (V8 left findSet / findSetBackward as calls here: ~75
+  // instructions per W1 release).
+  const exact = mode === Mode.FREE_AND_NOTE;
+  const top = a.top;
   let x = uw & below;
   let l: number;
+  let lKnown = true;
   if (x !== 0) {
     l = (w << 5) + 32 - Math.clz32(x);
   } else {
     const lo = start > Lim.HC ? start - Lim.HC : 0; // the measure's cap
-    const wl = lo >>> 5;
-    let q = w;
-    while (q > wl) {
-      q--;
-      x = bits[q + (q & ~15) + Vec.USED] | 0;
-      if (x !== 0) break;
+    if (exact || end >= top) {
+      // (A span that ends at the free tail moves it: its run start is measured in both modes.)
+      const wl = lo >>> 5;
+      let q = w;
+      while (q > wl) {
+        q--;
+        x = bits[q + (q & ~15) + Vec.USED] | 0;
+        if (x !== 0) break;
+      }
+      l = x !== 0 ? (q << 5) + 32 - Math.clz32(x) : lo;
+      if (l < lo) l = lo;
+    } else {
+      l = lo;
+      lKnown = false;
     }
-    l = x !== 0 ? (q << 5) + 32 - Math.clz32(x) : lo;
-    if (l < lo) l = lo;
   }
   let r: number;
-  if (end >= a.top) {
+  if (end >= top) {
     // Everything from `top` on is free: a span that ends there (the last one placed in a filling
-    // block, W4's pattern) merges with the tail without a scan.
+    // block, W4's pattern) merges with the tail without a scan, and the tail starts at l now.
     r = area;
+    if (l < top) a.top = l;
   } else {
-    x = ue & ~(-1 >>> (31 - (last & 31)));
+    x = ue & ~upTo;
     if (x !== 0) {
       r = (we << 5) + 31 - Math.clz32(x & -x);
     } else {
       const hi = end + Lim.HC < area ? end + Lim.HC : area; // the measure's cap
-      const wh = (hi - 1) >>> 5;
-      let q = we;
-      while (q < wh) {
-        q++;
-        x = bits[q + (q & ~15) + Vec.USED] | 0;
-        if (x !== 0) break;
+      r = hi;
+      if (exact) {
+        const wh = (hi - 1) >>> 5;
+        let q = we;
+        while (q < wh) {
+          q++;
+          x = bits[q + (q & ~15) + Vec.USED] | 0;
+          if (x !== 0) break;
+        }
+        if (x !== 0) r = (q << 5) + 31 - Math.clz32(x & -x);
+        if (r > hi) r = hi;
+        // The run reaches the area's end: the free tail starts at l.
+        if (r === area && l < top) a.top = l;
       }
-      r = x !== 0 ? (q << 5) + 31 - Math.clz32(x & -x) : hi;
-      if (r > hi) r = hi;
     }
   }
-  if (r === area && l < a.top) a.top = l;
   const hints = a.hints;
   const CS = a.chunkShift;
   const gb = a.groupBase;
@@ -493,7 +498,7 @@ export function releaseSpan(a: FreeArea, start: number, length: number, mode: nu
   const m = run < Lim.REUSE_MAX ? run : Lim.REUSE_MAX;
   if (bi < pool.cursor[m]) pool.lowerCursors(bi, m);
   const q = end - start;
-  if (q <= Lim.REUSE_MAX) {
+  if (q <= Lim.REUSE_MAX && lKnown) {
     const reuse = pool.reuse ?? pool.createReuseLists();
     const len = pool.reuseLen;
     let t = len[q];
@@ -504,9 +509,4 @@ export function releaseSpan(a: FreeArea, start: number, length: number, mode: nu
     reuse[e + 1] = l;
   }
   return end;
-}
-
-/** Takes the index note of granules `[start, end)`, freed earlier by releaseSpan(FREE_ONLY). @internal */
-export function noteFreed(a: FreeArea, start: number, end: number): void {
-  releaseSpan(a, start, end - start, Mode.NOTE_ONLY);
 }
