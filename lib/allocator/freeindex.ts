@@ -27,7 +27,7 @@
  * 64, about 0.0016% of the block above.
  * @internal
  */
-import { Vec, findClear, findSet, scanInfo, scanWindow, testBit } from './bitvector';
+import { Vec, findClear, findSet, isSpanStart, scanInfo, scanWindow, testBit } from './bitvector';
 
 /** Chunks a block's index has at most while its chunks can still grow (up to MAX_CHUNK_SHIFT). @internal */
 export const MAX_CHUNKS = 256;
@@ -374,18 +374,9 @@ export function releaseSpan(a: FreeArea, start: number, length: number, mode: nu
   const sb = start & 31;
   const k = w + (w & ~15); // array index of w's used word (its stop word is k + STOP)
   const below = (1 << sb) - 1; // bits of w under start
+  if (!isSpanStart(bits, start)) return -1;
   const u = bits[k + Vec.USED] | 0;
   const st = bits[k + Vec.STOP] | 0;
-  // A span starts here: used, and the predecessor (if any) free or the last granule of a span.
-  // One combined bit, one branch: whether the predecessor is free is a coin flip in random order.
-  let ok = (u >>> sb) & 1;
-  if (sb !== 0) {
-    ok &= ~((u & ~st) >>> (sb - 1)) & 1;
-  } else if (start > 0) {
-    const kp = w - 1 + ((w - 1) & ~15);
-    ok &= ~((bits[kp + Vec.USED] & ~bits[kp + Vec.STOP]) >>> 31) & 1;
-  }
-  if (ok === 0) return -1;
   // Its last granule: the first stop bit from start on (a live span has one inside the area).
   const wLast = (area - 1) >>> 5;
   let we = w; // word (and array index of its used word) of the last granule
