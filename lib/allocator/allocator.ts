@@ -146,8 +146,6 @@ export class JitAllocator implements SpanOwner {
    * bytes or more, else FREE_AND_NOTE.
    */
   private _freeMode = Mode.FREE_AND_NOTE;
-  /** options.fillUnusedMemory, read by every release (one field load instead of two). */
-  private readonly _fillFreed: boolean;
   /** @internal (tests lower it to exercise bounded notes) */
   _boundFrom = BOUND_FROM_BYTES;
 
@@ -158,7 +156,6 @@ export class JitAllocator implements SpanOwner {
     this.backend = backend;
     const opts = resolveOptions(options, { arch: backend.arch, hardened: backend.hardened() });
     this._opts = opts;
-    this._fillFreed = opts.fillUnusedMemory;
     this._kind = opts.useMapJit ? 'jit' : opts.useDualMapping ? 'dual' : 'single';
     this._padding = opts.disableInitialPadding ? 0 : 1;
     this._pageSize = backend.pageSize();
@@ -553,14 +550,14 @@ export class JitAllocator implements SpanOwner {
 
   /** Accounting once the span `[start, end)` is free in the block's bit-vectors (and index). */
   private _freed(block: Block, start: number, end: number): void {
-    this._freedRun(block, start, end);
+    this._fillRun(block, start, end);
     this._allocationCount--;
     if (block.areaUsed === block.padding) this._onEmpty(block);
   }
 
   /** After `releaseSpan` freed granules `[start, end)` (and took its note): the fill. */
-  private _freedRun(block: Block, start: number, end: number): void {
-    if (this._fillFreed) this._fill(block.mem, start * block.pool.granularity, (end - start) * block.pool.granularity);
+  private _fillRun(block: Block, start: number, end: number): void {
+    if (this._opts.fillUnusedMemory) this._fill(block.mem, start * block.pool.granularity, (end - start) * block.pool.granularity);
   }
 
   private _onEmpty(block: Block): void {
@@ -626,7 +623,7 @@ export class JitAllocator implements SpanOwner {
     // The tail becomes a span of its own (a stop bit before it), which releaseSpan frees.
     setBit(block.bits, newEnd - 1, Vec.STOP);
     releaseSpan(block, newEnd, end - newEnd, this._freeMode);
-    this._freedRun(block, newEnd, end);
+    this._fillRun(block, newEnd, end);
   }
 
   // ---------------------------------------------------------------------------------------------
