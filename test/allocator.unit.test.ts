@@ -458,12 +458,13 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
         // Bounded: a run end outside the words of the span's first and last granule is taken at
         // the cap (the left one is measured anyway when the span ends at the free tail).
         const w0 = i >>> 5;
-        const seenL = !bounded || l0 > w0 << 5 || end >= before.top ? l : Math.max(0, i - fi.Lim.HC);
+        const startSeen = !bounded || l0 > w0 << 5 || end >= before.top;
+        const seenL = startSeen ? l : Math.max(0, i - fi.Lim.HC);
         const seenR = !bounded || end >= before.top || r0 < ((end - 1) >>> 5) * 32 + 32 ? r : Math.min(area, end + fi.Lim.HC);
         // The pool hears of the run: cursors lowered for its length (capped), and the run's start
         // pushed on the reuse list of the span's length (bounded: when the start is seen).
         expect(notes.lowered).toEqual([[0, Math.min(seenR - seenL, Lim.REUSE_MAX)]]);
-        if (len <= Lim.REUSE_MAX && (!bounded || l0 > w0 << 5 || end >= before.top))
+        if (len <= Lim.REUSE_MAX && startSeen)
           expect([notes.reuseLen[len], notes.reuse![len * Lim.REUSE_DEPTH * 2], notes.reuse![len * Lim.REUSE_DEPTH * 2 + 1]]).toEqual([1, 0, l]);
         else expect(notes.reuse).toBeNull();
         expect(a.top).toBe(r === area && (!bounded || end >= before.top) ? Math.min(before.top, l) : before.top);
@@ -671,7 +672,8 @@ describe('first-fit placement (free-space index and reuse lists)', () => {
               else l.size = j.query(l.address)!.size;
               // Bounded notes push an entry only when the run's start is seen: a used granule in the
               // word of the freed range's first granule, or the range ending at the free tail.
-              const seen = !bounded || end >= topBefore || (newEnd & 31) !== 0 && [...Array(newEnd & 31).keys()].some((d) => used(b, newEnd - 1 - d));
+              let seen = !bounded || end >= topBefore;
+              for (let g = newEnd & ~31; !seen && g < newEnd; g++) seen = used(b, g);
               if (end > newEnd && seen) noteModelReuse(lists, b, newEnd, end - newEnd);
               // Removing a block empties its pool's lists (they name blocks by index).
               if (blockCount(b.pool) < blocksBefore) lists.delete(b.pool);
