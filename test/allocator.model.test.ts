@@ -52,7 +52,7 @@ function check(jit: JitAllocator, live: Live[]): void {
 
 function run(options: JitAllocatorOptions, ops: Op[], bounded = false): void {
   const jit = new JitAllocator(options);
-  if (bounded) jit._boundFrom = 0; // bounded notes from the first block on
+  if (bounded) jit._deferFrom = 0; // deferred (bounded) notes from the first block on
   const live: Live[] = [];
   const pattern = jit.fillPattern;
   const holdsFill = (address: number, size: number) => {
@@ -157,7 +157,7 @@ describe('JitAllocator model-based', () => {
     { granularity: 64, blockSize: 1 << 16, immediateRelease: true, fillUnusedMemory: true, fillPattern: 0xdeadbeef },
   ]) {
     for (const bounded of [false, true]) {
-      it(`random sequences keep every invariant: ${JSON.stringify(options)}${bounded ? ', bounded notes' : ''}`, () => {
+      it(`random sequences keep every invariant: ${JSON.stringify(options)}${bounded ? ', deferred (bounded) notes' : ''}`, () => {
         fc.assert(
           fc.property(fc.array(opArb, { minLength: 1, maxLength: 200 }), (ops) => run(options, ops, bounded)),
           { numRuns: 10 },

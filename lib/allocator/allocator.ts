@@ -8,7 +8,7 @@ import { nativeBackend, type BlockBackend, type BlockKind, type BlockMemory } fr
 import { Vec, findBoundaryBackward, findSet, isSpanStart, setBit, testBit } from './bitvector';
 import { Block, MAX_GROWN_BLOCK_SIZE, Pool } from './block';
 import { BlockIndex } from './blockindex';
-import { Lim, Mode, chunkCount, findFit, findFitAligned, lengthCode, noteEmpty, releaseSpan } from './freeindex';
+import { Lim, Mode, type PendingNote, chunkCount, findFit, findFitAligned, lengthCode, noteEmpty, releaseSpan, takeNote } from './freeindex';
 import { resolveOptions, type JitAllocatorOptions, type ResolvedJitAllocatorOptions } from './options';
 import { RBTree } from './rbtree';
 import { Span, type SpanOwner } from './span';
@@ -92,11 +92,11 @@ function checkInt(v: unknown, what: string): number {
 let pendingBackend: BlockBackend | null = null;
 
 /**
- * Bit-vector bytes (all blocks) from which releases take bounded notes (releaseSpan's
- * FREE_AND_BOUND): 1 MiB, 256 MiB reserved at 64-byte granules. Below, the vectors stay in cache
+ * Bit-vector bytes (all blocks) from which releases defer their notes (releaseSpan's
+ * FREE_AND_DEFER): 1 MiB, 256 MiB reserved at 64-byte granules. Below, the vectors stay in cache
  * and the exact note's scans cost little; above, every word a release reads may miss.
  */
-const BOUND_FROM_BYTES = 1 << 20;
+const DEFER_FROM_BYTES = 1 << 20;
 
 /**
  * Granule of `block` that starts exactly at `address`, past the padding, or -1 (not
@@ -142,12 +142,14 @@ export class JitAllocator implements SpanOwner {
   private readonly _jitdump: { dump: JitDump; owned: boolean } | null;
   private readonly _loc: Located = { block: null as unknown as Block, start: 0, end: 0, span: null };
   /**
-   * releaseSpan's mode for frees: FREE_AND_BOUND once the blocks' bit-vectors take `_boundFrom`
+   * releaseSpan's mode for frees: FREE_AND_DEFER once the blocks' bit-vectors take `_deferFrom`
    * bytes or more, else FREE_AND_NOTE.
    */
   private _freeMode = Mode.FREE_AND_NOTE;
-  /** @internal (tests lower it to exercise bounded notes) */
-  _boundFrom = BOUND_FROM_BYTES;
+  /** The note a deferred release left (FREE_AND_DEFER), taken by the next operation that needs the index. */
+  private readonly _pending: PendingNote = { area: null, start: 0, end: 0, uw: 0, ue: 0 };
+  /** @internal (tests lower it to exercise deferred notes) */
+  _deferFrom = DEFER_FROM_BYTES;
 
   /** Creates an allocator. Invalid options throw (TypeError for wrong types, JitError otherwise). */
   constructor(options?: JitAllocatorOptions) {
@@ -251,6 +253,7 @@ export class JitAllocator implements SpanOwner {
 
   /** Places a validated request (`align` 0: the granularity) and returns its Span. */
   private _place(size: number, align: number, client: JitAllocatorClient | null): Span {
+    if (this._pending.area !== null) takeNote(this._pending);
     // Integer math only (a float division costs more than the rest of this block): size < 2^31, so
     // size + granularity - 1 fits uint32; n0 counts base granules.
     const pools = this._pools;
@@ -368,7 +371,7 @@ export class JitAllocator implements SpanOwner {
     this._index.rebuild(blocks);
     let bytes = 0;
     for (const b of blocks) bytes += b.bits.byteLength;
-    this._freeMode = bytes >= this._boundFrom ? Mode.FREE_AND_BOUND : Mode.FREE_AND_NOTE;
+    this._freeMode = bytes >= this._deferFrom ? Mode.FREE_AND_DEFER : Mode.FREE_AND_NOTE;
   }
 
   /**
@@ -469,7 +472,7 @@ export class JitAllocator implements SpanOwner {
     const start = granuleAt(block, address);
     if (start < 0) return false;
     // releaseSpan validates and frees in one pass, and changes nothing when no span starts there.
-    const end = releaseSpan(block, start, 0, this._freeMode);
+    const end = releaseSpan(block, start, 0, this._freeMode, this._pending);
     if (end < 0) return false;
     this._freed(block, start, end);
     return true;
@@ -482,7 +485,7 @@ export class JitAllocator implements SpanOwner {
    */
   private _releaseCleanSpan(span: Span): boolean {
     const block = span._block;
-    const end = releaseSpan(block, span._start, span._size >>> block.pool.shift, this._freeMode);
+    const end = releaseSpan(block, span._start, span._size >>> block.pool.shift, this._freeMode, this._pending);
     if (end < 0) return false;
     span._released = true; // it has no Buffers or cell to detach
     this._freed(block, span._start, end);
@@ -544,7 +547,7 @@ export class JitAllocator implements SpanOwner {
       span._detach();
       span._released = true;
     }
-    releaseSpan(block, start, end - start, this._freeMode); // validated by the caller: cannot fail
+    releaseSpan(block, start, end - start, this._freeMode, this._pending); // validated by the caller: cannot fail
     this._freed(block, start, end);
   }
 
@@ -561,6 +564,8 @@ export class JitAllocator implements SpanOwner {
   }
 
   private _onEmpty(block: Block): void {
+    // The note of the release that emptied the block, before the block is kept or deleted.
+    if (this._pending.area !== null) takeNote(this._pending);
     const pool = block.pool;
     if (pool.emptyBlockCount > 0 || this._opts.immediateRelease) {
       this._deleteBlock(block);
@@ -622,7 +627,7 @@ export class JitAllocator implements SpanOwner {
     if (c !== undefined) c._size = newSize_;
     // The tail becomes a span of its own (a stop bit before it), which releaseSpan frees.
     setBit(block.bits, newEnd - 1, Vec.STOP);
-    releaseSpan(block, newEnd, end - newEnd, this._freeMode);
+    releaseSpan(block, newEnd, end - newEnd, this._freeMode, this._pending);
     this._fillRun(block, newEnd, end);
   }
 
@@ -803,6 +808,8 @@ export class JitAllocator implements SpanOwner {
   reset(mode: 'soft' | 'hard' = 'soft'): void {
     if (this._closed) throw new JitError('InvalidState', 'JitAllocator is closed');
     if (mode !== 'soft' && mode !== 'hard') throw new JitError('InvalidArgument', `reset: mode must be 'soft' or 'hard'`);
+    // A note still waiting names blocks that go now (by their index in the pool): dropped.
+    this._pending.area = null;
     this._invalidateAll();
     this.epoch++;
     for (const pool of this._pools) {
@@ -867,6 +874,7 @@ export class JitAllocator implements SpanOwner {
   /** Unmaps every block; every span and function becomes invalid. Idempotent. */
   close(): void {
     if (this._closed) return;
+    this._pending.area = null;
     this._invalidateAll();
     this.epoch++;
     for (const pool of this._pools) {
@@ -892,6 +900,7 @@ export class JitAllocator implements SpanOwner {
 
   /** Checks internal invariants; throws on the first violation (tests). @internal */
   _checkInvariants(): void {
+    if (this._pending.area !== null) takeNote(this._pending);
     this._tree.validate();
     let blocks = 0;
     let allocs = 0;

@@ -337,76 +337,129 @@ export function findFitAligned(a: FreeArea, n: number, step: number): number {
 }
 
 /**
- * {@link releaseSpan} modes: the exact note, or the note bounded by the words the free had in hand
- * (allocators whose bit-vectors outgrow the cache). @internal
+ * {@link releaseSpan} modes:
+ * - FREE_AND_NOTE: free, then take the exact note (allocators whose bit-vectors stay in cache);
+ * - FREE_AND_DEFER: free, and leave the note, bounded by the two words the free had in hand, in a
+ *   {@link PendingNote} for the next operation to take (large allocators, see releaseSpan);
+ * - TAKE_NOTE: take the note a FREE_AND_DEFER release left ({@link takeNote}).
+ * @internal
  */
 export const enum Mode {
   FREE_AND_NOTE = 0,
-  FREE_AND_BOUND = 1,
+  FREE_AND_DEFER = 1,
+  TAKE_NOTE = 2,
+}
+
+/**
+ * The note a FREE_AND_DEFER release leaves: its area (null: none waits), span, and the `used` words
+ * of its first and last granule as the free left them. Whoever next reads or changes the index
+ * takes it first: the next releaseSpan, a placement, a block going empty, the invariant check;
+ * reset() and close() drop it with the blocks it names. @internal
+ */
+export interface PendingNote {
+  area: FreeArea | null;
+  start: number;
+  end: number;
+  uw: number;
+  ue: number;
 }
 
 /**
  * Releases the span that starts at granule `start` (at or after the area's padding): returns its
- * end, or -1, changing nothing, when no span starts there or it is not `length` granules long
- * (0: any length). Clears its `used` bits and its stop bit, then takes its note: the merged free
- * run [l, r) (at most HC granules to each side), the codes of the chunks (and groups) whose
- * windows grew, the free tail, and the pool's part (block cursors, reuse list of the span's length).
+ * end, or -1, changing nothing (but the waiting note, taken first), when no span starts there or it
+ * is not `length` granules long (0: any length). Clears its `used` bits and its stop bit, and
+ * takes its note (FREE_AND_DEFER: leaves it in `pending`): the merged free run [l, r) (at most HC
+ * granules to each side), the codes of the chunks (and groups) whose windows grew, the free tail,
+ * and the pool's part (block cursors, reuse list of the span's length).
  *
  * The run is measured from the `used` words the free read anyway (start's and the last granule's)
- * and, in mode FREE_AND_NOTE, from further words when it reaches past them. FREE_AND_BOUND reads no
- * further word: an end it does not see is taken at the cap (HC granules away), which keeps every
+ * and, in mode FREE_AND_NOTE, from further words when it reaches past them. The deferred note reads
+ * no further word: an end it does not see is taken at the cap (HC granules away), which keeps every
  * code an upper bound (a later search that reaches such a chunk rescans it and stores its exact
  * code), lowers the cursors of the lengths up to that bound, and pushes no reuse entry without a
- * known run start. It replaced a queue of notes taken in batches of 16 (W3's release at 1M live
- * spans within noise of it, 0.91-1.04x; churn at 1M live spans, W2L, 0.77-0.92x; ~370 fewer
- * instructions per release, and no queue to settle before every placement).
+ * known run start.
+ *
+ * Why defer: with 1M live spans (W3) the words a release reads are a cache miss, as is the
+ * caller's load of the next address, and a core keeps only a few hundred instructions in flight.
+ * Taken at once, the note's ~300 instructions sat between this release's miss and the next one's,
+ * and the two misses ran one after the other. Taken at the start of the next release, before its
+ * words are read, the note runs while the caller's load is outstanding, and the next address can
+ * be loaded while this release's words still are: W3 release at 1M 0.79-0.82x, in process against
+ * the note taken at once; taking it after the next release's words are read instead: 1.08x. The
+ * bounded note replaced a queue of notes taken in batches of 16 (~370 more instructions per
+ * release, within noise of it at 1M).
  *
  * One function, V8's unit of compilation, with everything written out: the release path is
- * instruction-bound (W1 under cachegrind, fake backend), and each call V8 left in it cost 30-75
- * instructions of ~750 (the pool's part as a Pool method: +58; the scans as findSet /
- * findSetBackward: +75).
+ * instruction-bound below that size (W1 under cachegrind, fake backend), and each call V8 left in
+ * it cost 30-75 instructions of ~750 (the pool's part as a Pool method: +58; the scans as findSet /
+ * findSetBackward: +75; the note as a function of its own, 837 bytes of bytecode and never inlined:
+ * +89). So the deferred note comes back through this function (TAKE_NOTE).
  * @internal
  */
-export function releaseSpan(a: FreeArea, start: number, length: number, mode: number): number {
+export function releaseSpan(a: FreeArea, start: number, length: number, mode: number, pending: PendingNote): number {
   const bits = a.bits;
   const area = a.areaSize;
   const w = start >>> 5;
-  const sb = start & 31;
-  const k = w + (w & ~15); // array index of w's used word (its stop word is k + STOP)
-  const below = (1 << sb) - 1; // bits of w under start
-  if (!isSpanStart(bits, start)) return -1;
-  const u = bits[k + Vec.USED] | 0;
-  const st = bits[k + Vec.STOP] | 0;
-  // Its last granule: the first stop bit from start on (a live span has one inside the area).
-  const wLast = (area - 1) >>> 5;
-  let we = w; // word (and array index of its used word) of the last granule
-  let ke = k;
-  let s = st & (-1 << sb);
-  while (s === 0 && we < wLast) {
-    we++;
-    ke = we + (we & ~15);
-    s = bits[ke + Vec.STOP] | 0;
-  }
-  const last = (we << 5) + 31 - Math.clz32(s & -s);
-  const end = last + 1;
-  if (s === 0 || (length !== 0 && end - start !== length)) return -1;
-  const upTo = -1 >>> (31 - (last & 31)); // bits of we up to last
-  bits[ke + Vec.STOP] &= ~(s & -s);
+  const below = (1 << (start & 31)) - 1; // bits of w under start
+  let end: number;
+  let last: number;
+  let we: number; // word of the last granule
+  let upTo: number; // bits of we up to last
   // The used words w and we as the free leaves them: the note measures the run from them.
   let uw: number;
   let ue: number;
-  if (w === we) {
-    uw = ue = u & (below | ~upTo);
-    bits[k + Vec.USED] = uw;
+  if (mode === Mode.TAKE_NOTE) {
+    // The note a FREE_AND_DEFER release left: its span is free already.
+    end = pending.end;
+    uw = pending.uw;
+    ue = pending.ue;
+    pending.area = null;
+    last = end - 1;
+    we = last >>> 5;
+    upTo = -1 >>> (31 - (last & 31));
   } else {
-    uw = u & below;
-    bits[k + Vec.USED] = uw;
-    for (let q = w + 1; q < we; q++) bits[q + (q & ~15) + Vec.USED] = 0;
-    ue = bits[ke + Vec.USED] & ~upTo;
-    bits[ke + Vec.USED] = ue;
+    // The note the previous release left, first: its work does not wait for this release's words.
+    if (pending.area !== null) takeNote(pending);
+    const k = w + (w & ~15); // array index of w's used word (its stop word is k + STOP)
+    if (!isSpanStart(bits, start)) return -1;
+    const u = bits[k + Vec.USED] | 0;
+    const st = bits[k + Vec.STOP] | 0;
+    // Its last granule: the first stop bit from start on (a live span has one inside the area).
+    const wLast = (area - 1) >>> 5;
+    we = w;
+    let ke = k; // array index of we's used word
+    let s = st & (-1 << (start & 31));
+    while (s === 0 && we < wLast) {
+      we++;
+      ke = we + (we & ~15);
+      s = bits[ke + Vec.STOP] | 0;
+    }
+    last = (we << 5) + 31 - Math.clz32(s & -s);
+    end = last + 1;
+    if (s === 0 || (length !== 0 && end - start !== length)) return -1;
+    upTo = -1 >>> (31 - (last & 31));
+    bits[ke + Vec.STOP] &= ~(s & -s);
+    if (w === we) {
+      uw = ue = u & (below | ~upTo);
+      bits[k + Vec.USED] = uw;
+    } else {
+      uw = u & below;
+      bits[k + Vec.USED] = uw;
+      for (let q = w + 1; q < we; q++) bits[q + (q & ~15) + Vec.USED] = 0;
+      ue = bits[ke + Vec.USED] & ~upTo;
+      bits[ke + Vec.USED] = ue;
+    }
+    a.areaUsed -= end - start;
+    if (start < a.searchStart) a.searchStart = start;
+    if (mode === Mode.FREE_AND_DEFER) {
+      pending.start = start;
+      pending.end = end;
+      pending.uw = uw;
+      pending.ue = ue;
+      pending.area = a;
+      return end;
+    }
   }
-  a.areaUsed -= end - start;
-  if (start < a.searchStart) a.searchStart = start;
   // The note, from the bit-vector as it is now. The merged run [l, r): the neighbours' bits in
   // words w and we first (a coin flip whether either neighbour is live, so no test of it alone);
   // the scans past them are written out (V8 left findSet / findSetBackward as calls here: ~75
@@ -500,4 +553,10 @@ export function releaseSpan(a: FreeArea, start: number, length: number, mode: nu
     reuse[e + 1] = l;
   }
   return end;
+}
+
+/** Takes the note a FREE_AND_DEFER release left, if one waits (see {@link PendingNote}). @internal */
+export function takeNote(p: PendingNote): void {
+  const a = p.area;
+  if (a !== null) releaseSpan(a, p.start, 0, Mode.TAKE_NOTE, p);
 }

@@ -22,8 +22,8 @@ const SETS = {
   'immediate+noPadding': { immediateRelease: true, disableInitialPadding: true },
   'multi+dual+immediate': { useMultiplePools: true, useDualMapping: true, immediateRelease: true },
   'fill+noPadding+g128+1MiB': { fillUnusedMemory: true, disableInitialPadding: true, granularity: 128, blockSize: 1 << 20 },
-  // Bounded release notes (the allocator takes them once its bit-vectors pass 1 MiB; forced here).
-  'multi+fill+bounded': { useMultiplePools: true, fillUnusedMemory: true },
+  // Deferred (bounded) release notes (the allocator defers them once its bit-vectors pass 1 MiB; forced here).
+  'multi+fill+deferred': { useMultiplePools: true, fillUnusedMemory: true },
 };
 
 function fail(set, seed, op, msg) {
@@ -34,7 +34,7 @@ function fail(set, seed, op, msg) {
 function runSet(name, options, seed) {
   const rng = new XorShift32(seed);
   const jit = new JitAllocator(options);
-  if (name.endsWith('+bounded')) jit._boundFrom = 0;
+  if (name.endsWith('+deferred')) jit._deferFrom = 0;
   const live = []; // { span, address, size }
   const index = new Map(); // address -> position in live
   const gran = (size) => {
