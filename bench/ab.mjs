@@ -3,6 +3,7 @@
 //   node bench/ab.mjs                               HEAD against the working tree
 //   node bench/ab.mjs --base fa83b99 --head HEAD    two commits
 //   --only W1,W2,W4   --procs 6   --reps 6   --variant default|multiPool
+//   --only W3M: W3 with 1,000,000 live spans (fill, then release in W1's shuffled order)
 //
 // Why: on the shared development machines the speed of a core drifts by 2-10x within minutes, so two
 // `npm run bench` runs cannot tell a 5 % change from the noise. Here both versions run in turns in one
@@ -51,28 +52,31 @@ function child(distA, distB, only, variantName, reps) {
   const J = [require(path.join(distA, 'allocator/index.js')).JitAllocator, require(path.join(distB, 'allocator/index.js')).JitAllocator];
   const options = variantName === 'multiPool' ? { useMultiplePools: true } : {};
   const w1in = only.includes('W1') ? genW1(100_000) : null;
+  const w3in = only.includes('W3M') ? genW1(1_000_000) : null;
   const w2in = only.includes('W2') ? genW2() : null;
   const w4in = only.includes('W4') ? genW4() : null;
   const out = {};
   let warm = true; // one untimed turn of each side first: both start from optimized code
   const put = (name, side, v) => warm || (out[name] ??= [[], []])[side].push(v);
+  // W1's procedure: fill n spans, then release them in the shuffled order.
+  const fillDrain = (Jit, { sizes, order }, name, side) => {
+    const n = sizes.length;
+    const j = new Jit(options);
+    const ptr = new Float64Array(n).fill(0);
+    let t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) ptr[i] = j.alloc(sizes[i]).address;
+    put(`${name} alloc`, side, Number(process.hrtime.bigint() - t) / n);
+    t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) j.release(ptr[order[i]]);
+    put(`${name} release`, side, Number(process.hrtime.bigint() - t) / n);
+    j.close();
+  };
   for (let r = -1; r < reps; r++) {
     warm = r < 0;
     for (const side of r % 2 === 0 ? [0, 1] : [1, 0]) {
       const Jit = J[side];
-      if (w1in !== null) {
-        const { sizes, order } = w1in;
-        const n = sizes.length;
-        const j = new Jit(options);
-        const ptr = new Float64Array(n).fill(0);
-        let t = process.hrtime.bigint();
-        for (let i = 0; i < n; i++) ptr[i] = j.alloc(sizes[i]).address;
-        put('W1 alloc', side, Number(process.hrtime.bigint() - t) / n);
-        t = process.hrtime.bigint();
-        for (let i = 0; i < n; i++) j.release(ptr[order[i]]);
-        put('W1 release', side, Number(process.hrtime.bigint() - t) / n);
-        j.close();
-      }
+      if (w1in !== null) fillDrain(Jit, w1in, 'W1', side);
+      if (w3in !== null) fillDrain(Jit, w3in, 'W3M', side);
       if (w2in !== null) {
         const { init, idx, size } = w2in;
         const j = new Jit(options);
