@@ -384,9 +384,9 @@ export interface PendingNote {
  * Taken at once, the note's ~300 instructions sat between this release's miss and the next one's,
  * and the two misses ran one after the other. Taken at the start of the next release, before its
  * words are read, the note runs while the caller's load is outstanding, and the next address can
- * be loaded while this release's words still are: W3 release at 1M 0.79-0.82x, in process against
- * the note taken at once; taking it after the next release's words are read instead: 1.08x. The
- * bounded note replaced a queue of notes taken in batches of 16 (~370 more instructions per
+ * be loaded while this release's words still are: W3 release at 1M 0.77x the note taken at once
+ * (bench/ab.mjs --only W3M); taking it after the next release's words are read instead: 1.08x.
+ * The bounded note replaced a queue of notes taken in batches of 16 (~370 more instructions per
  * release, within noise of it at 1M).
  *
  * One function, V8's unit of compilation, with everything written out: the release path is
