@@ -836,8 +836,8 @@ export class JitAllocator implements SpanOwner {
     let blockCount = 0;
     let usedSize = 0;
     let reservedSize = 0;
-    // The allocator object itself and the address lookup.
-    let overheadSize = 160 + this._index.bytes();
+    // The allocator object itself, its pending release note (5 fields) and the address lookup.
+    let overheadSize = 160 + 64 + this._index.bytes();
     for (const pool of this._pools) {
       blockCount += pool.blockCount;
       reservedSize += pool.reservedSize;
