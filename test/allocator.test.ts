@@ -465,6 +465,27 @@ describe('misuse', () => {
     );
   }, 120_000);
 
+  it('with a release note deferred (large allocators), bad releases still throw and change nothing', () => {
+    using jit = new JitAllocator();
+    jit._deferFrom = 0; // deferred notes from the first block on (the mode of allocators past 1 MiB of bit-vectors)
+    const spans = Array.from({ length: 8 }, () => jit.alloc(128));
+    jit.release(spans[3]); // its note waits for the next operation
+    const before = jit.statistics();
+    throwsCode(() => jit.release(spans[3]), 'InvalidState'); // double, by Span
+    throwsCode(() => jit.release(spans[3].address), 'InvalidArgument'); // double, by address
+    throwsCode(() => jit.release(spans[4].address + 64), 'InvalidArgument'); // interior granule
+    throwsCode(() => jit.release(spans[7].address + 128), 'InvalidArgument'); // free granule
+    throwsCode(() => jit.shrink(spans[3].address, 0), 'InvalidArgument');
+    expect(jit.statistics()).toEqual(before);
+    jit._checkInvariants();
+    // The note was kept: the freed run is the newest of its length, where the next 128 B go.
+    expect(jit.alloc(128).address).toBe(spans[3].address);
+    jit.release(spans[1]);
+    jit.release(spans[5]);
+    expect(jit.alloc(128).address).toBe(spans[5].address);
+    jit._checkInvariants();
+  });
+
   it('double, interior, unknown and foreign releases throw and change nothing', () => {
     using jit = new JitAllocator();
     using other = new JitAllocator();

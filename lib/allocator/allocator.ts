@@ -833,6 +833,9 @@ export class JitAllocator implements SpanOwner {
 
   /** Allocator statistics (asmjit's set plus percentages). */
   statistics(): JitAllocatorStatistics {
+    // A deferred note is part of the state reported (the reuse lists it may create count as
+    // overhead): taken now, so a later call that only takes it changes nothing reported.
+    takeNote(this._pending);
     let blockCount = 0;
     let usedSize = 0;
     let reservedSize = 0;

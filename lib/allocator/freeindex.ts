@@ -353,8 +353,8 @@ export const enum Mode {
 /**
  * The note a FREE_AND_DEFER release leaves: its area (null: none waits), span, and the `used` words
  * of its first and last granule as the free left them. Whoever next reads or changes the index
- * takes it first: the next releaseSpan, a placement, a block going empty, the invariant check;
- * reset() and close() drop it with the blocks it names. @internal
+ * takes it first: the next releaseSpan, a placement, a block going empty, statistics(), the
+ * invariant check; reset() and close() drop it with the blocks it names. @internal
  */
 export interface PendingNote {
   area: FreeArea | null;
