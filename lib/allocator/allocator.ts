@@ -253,7 +253,7 @@ export class JitAllocator implements SpanOwner {
 
   /** Places a validated request (`align` 0: the granularity) and returns its Span. */
   private _place(size: number, align: number, client: JitAllocatorClient | null): Span {
-    if (this._pending.area !== null) takeNote(this._pending);
+    if (this._pending.area !== null) takeNote(this._pending); // (tested here: no call on the hot path)
     // Integer math only (a float division costs more than the rest of this block): size < 2^31, so
     // size + granularity - 1 fits uint32; n0 counts base granules.
     const pools = this._pools;
@@ -565,7 +565,7 @@ export class JitAllocator implements SpanOwner {
 
   private _onEmpty(block: Block): void {
     // The note of the release that emptied the block, before the block is kept or deleted.
-    if (this._pending.area !== null) takeNote(this._pending);
+    takeNote(this._pending);
     const pool = block.pool;
     if (pool.emptyBlockCount > 0 || this._opts.immediateRelease) {
       this._deleteBlock(block);
@@ -903,7 +903,7 @@ export class JitAllocator implements SpanOwner {
 
   /** Checks internal invariants; throws on the first violation (tests). @internal */
   _checkInvariants(): void {
-    if (this._pending.area !== null) takeNote(this._pending);
+    takeNote(this._pending);
     this._tree.validate();
     let blocks = 0;
     let allocs = 0;
